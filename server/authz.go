@@ -1,0 +1,71 @@
+package server
+
+import (
+	"hqconnect/gen/hqconnect/audit/v1/auditv1connect"
+	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	"hqconnect/internal/auth"
+)
+
+// Policy says who may call a procedure. The auth interceptor enforces it
+// before the handler runs; handlers then check object ownership.
+type Policy struct {
+	// Public procedures need no access token (a token, if sent, is ignored).
+	Public bool
+	// Kinds that may call; empty means any signed-in kind.
+	Kinds []auth.Kind
+	// Roles of which the caller needs at least one; empty means any role.
+	Roles []string
+	// AllowUnverified lets users of a pending or rejected enterprise call.
+	// Everything else refuses them until their enterprise is verified.
+	AllowUnverified bool
+}
+
+var (
+	officers        = []auth.Kind{auth.KindOfficer}
+	enterpriseUsers = []auth.Kind{auth.KindEnterpriseUser}
+	signedIn        = Policy{AllowUnverified: true}
+)
+
+// Policies declares every procedure the server serves. A procedure missing
+// here is refused (PermissionDenied) for everyone; a test checks that every
+// procedure of every mounted service is declared.
+var Policies = map[string]Policy{
+	// Identity: sign-in and the caller's own account.
+	identityv1connect.IdentityServiceLoginProcedure:              {Public: true},
+	identityv1connect.IdentityServiceRefreshProcedure:            {Public: true},
+	identityv1connect.IdentityServiceRegisterEnterpriseProcedure: {Public: true},
+	identityv1connect.IdentityServiceAcceptInvitationProcedure:   {Public: true},
+	identityv1connect.IdentityServiceLogoutProcedure:             signedIn,
+	identityv1connect.IdentityServiceListSessionsProcedure:       signedIn,
+	identityv1connect.IdentityServiceRevokeSessionProcedure:      signedIn,
+	identityv1connect.IdentityServiceChangePasswordProcedure:     signedIn,
+	identityv1connect.IdentityServiceGetMeProcedure:              signedIn,
+
+	// Enterprises: staff management by the enterprise, verification by customs.
+	identityv1connect.EnterpriseServiceInviteStaffProcedure:     {Kinds: enterpriseUsers, Roles: []string{auth.RoleEnterpriseAdmin}},
+	identityv1connect.EnterpriseServiceListStaffProcedure:       {Kinds: enterpriseUsers, Roles: []string{auth.RoleEnterpriseAdmin}},
+	identityv1connect.EnterpriseServiceDisableStaffProcedure:    {Kinds: enterpriseUsers, Roles: []string{auth.RoleEnterpriseAdmin}},
+	identityv1connect.EnterpriseServiceEnableStaffProcedure:     {Kinds: enterpriseUsers, Roles: []string{auth.RoleEnterpriseAdmin}},
+	identityv1connect.EnterpriseServiceListEnterprisesProcedure: {Kinds: officers},
+	identityv1connect.EnterpriseServiceGetEnterpriseProcedure:   {Kinds: officers},
+	identityv1connect.EnterpriseServiceVerifyEnterpriseProcedure: {Kinds: officers,
+		Roles: []string{auth.RoleUnitHead, auth.RoleDirector, auth.RoleAdmin}},
+	identityv1connect.EnterpriseServiceRejectEnterpriseProcedure: {Kinds: officers,
+		Roles: []string{auth.RoleUnitHead, auth.RoleDirector, auth.RoleAdmin}},
+
+	// Organisation.
+	identityv1connect.OrgServiceCreateOrgUnitProcedure: {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+	identityv1connect.OrgServiceListOrgUnitsProcedure:  {},
+	identityv1connect.OrgServiceCreateOfficerProcedure: {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+	identityv1connect.OrgServiceListOfficersProcedure:  {Kinds: officers},
+	identityv1connect.OrgServiceUpdateOfficerProcedure: {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+
+	// Audit.
+	auditv1connect.AuditServiceListAuditEventsProcedure: {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+
+	// Infrastructure: health and reflection are public.
+	"/grpc.health.v1.Health/Check":                                   {Public: true},
+	"/grpc.health.v1.Health/Watch":                                   {Public: true},
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      {Public: true},
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": {Public: true},
+}
