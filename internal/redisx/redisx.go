@@ -23,6 +23,15 @@ type Client struct {
 	mini     *miniredis.Miniredis
 }
 
+// EmbeddedURL is the redis:// URL of the in-process server, or "" when the
+// client talks to a real one. A second instance in a test can share it.
+func (c *Client) EmbeddedURL() string {
+	if c.mini == nil {
+		return ""
+	}
+	return "redis://" + c.mini.Addr()
+}
+
 // Close closes the client and, for the embedded default, the server.
 func (c *Client) Close() error {
 	err := c.UniversalClient.Close()
