@@ -290,4 +290,3 @@ func (r *benchReport) markdown(base loadResult) string {
 	}
 	return b.String()
 }
-
