@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
@@ -36,6 +37,84 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+
+	// stmts caches prepared statements by query text on SQLite, where
+	// parsing a statement costs more than running a point query. (pgx caches
+	// prepared statements per connection by itself.)
+	stmtMu sync.RWMutex
+	stmts  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the statement cache; queries are constant strings in
+// the code, so the bound is only a guard against one built from data.
+const maxCachedStmts = 512
+
+// stmt returns the cached prepared statement for query, preparing it on
+// first use, or nil when statements are not cached.
+func (db *DB) stmt(ctx context.Context, query string) *sql.Stmt {
+	if db.Dialect != SQLite {
+		return nil
+	}
+	db.stmtMu.RLock()
+	st := db.stmts[query]
+	db.stmtMu.RUnlock()
+	if st != nil {
+		return st
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if st := db.stmts[query]; st != nil {
+		return st
+	}
+	if len(db.stmts) >= maxCachedStmts {
+		return nil
+	}
+	st, err := db.DB.PrepareContext(ctx, query)
+	if err != nil {
+		// Run it unprepared: the caller gets the database's own error.
+		return nil
+	}
+	if db.stmts == nil {
+		db.stmts = make(map[string]*sql.Stmt)
+	}
+	db.stmts[query] = st
+	return st
+}
+
+// QueryContext runs a query, through the statement cache on SQLite.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := db.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a one-row query, through the statement cache on
+// SQLite.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.DB.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext runs a statement, through the statement cache on SQLite.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := db.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.DB.ExecContext(ctx, query, args...)
+}
+
+// Close closes the cached statements, then the database.
+func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		_ = st.Close()
+	}
+	db.stmts = nil
+	db.stmtMu.Unlock()
+	return db.DB.Close()
 }
 
 // DefaultSQLitePath is where the development database lives.

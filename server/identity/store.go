@@ -102,19 +102,47 @@ func scanUser(r scanner) (*userRow, error) {
 	return &u, nil
 }
 
+// userColsJoined is userCols qualified for the join with user_roles.
+var userColsJoined = "u." + strings.ReplaceAll(userCols, ", ", ", u.")
+
+// getUser reads one user and its roles in one query (one row per role): it is
+// on the path of every sign-in and GetMe.
 func getUser(ctx context.Context, q store.Queryer, col, val string) (*userRow, error) {
-	u, err := scanUser(q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE `+col+` = $1`, val))
+	rows, err := q.QueryContext(ctx, `SELECT `+userColsJoined+`, COALESCE(r.role, '')
+		FROM users u LEFT JOIN user_roles r ON r.user_id = u.id WHERE u.`+col+` = $1`, val)
 	if err != nil {
-		if store.IsNoRows(err) {
-			return nil, err
-		}
 		return nil, fmt.Errorf("select user: %w", err)
 	}
-	if err := loadRoles(ctx, q, u); err != nil {
-		return nil, err
+	defer rows.Close()
+	var u *userRow
+	for rows.Next() {
+		var role string
+		row, err := scanUser(scanFunc(func(dest ...any) error { return rows.Scan(append(dest, &role)...) }))
+		if err != nil {
+			return nil, fmt.Errorf("scan user: %w", err)
+		}
+		if u == nil {
+			u = row
+		}
+		if role != "" {
+			u.Roles = append(u.Roles, role)
+		}
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select user: %w", err)
+	}
+	if u == nil {
+		return nil, store.ErrNoRows
+	}
+	// Sorted in Go: a database collation may order "_" differently.
+	slices.Sort(u.Roles)
 	return u, nil
 }
+
+// scanFunc adapts a function to the scanner interface.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func userByID(ctx context.Context, q store.Queryer, id string) (*userRow, error) {
 	return getUser(ctx, q, "id", id)
