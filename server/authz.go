@@ -3,6 +3,7 @@ package server
 import (
 	"hqconnect/gen/hqconnect/audit/v1/auditv1connect"
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
 	"hqconnect/internal/auth"
 )
 
@@ -62,6 +63,20 @@ var Policies = map[string]Policy{
 
 	// Audit.
 	auditv1connect.AuditServiceListAuditEventsProcedure: {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+
+	// Notifications: every call acts on the caller's own devices and inbox. A
+	// user of a pending enterprise is told when it is verified, so the inbox
+	// is open to them too.
+	notifyv1connect.NotificationServiceRegisterDeviceProcedure:    signedIn,
+	notifyv1connect.NotificationServiceUnregisterDeviceProcedure:  signedIn,
+	notifyv1connect.NotificationServiceListNotificationsProcedure: signedIn,
+	notifyv1connect.NotificationServiceMarkReadProcedure:          signedIn,
+	notifyv1connect.NotificationServiceUnreadCountProcedure:       signedIn,
+	notifyv1connect.NotificationServiceGetPreferencesProcedure:    signedIn,
+	notifyv1connect.NotificationServiceUpdatePreferencesProcedure: signedIn,
+	notifyv1connect.NotificationServiceWatchUpdatesProcedure:      signedIn,
+	notifyv1connect.NotifyAdminServiceListDeadLettersProcedure:    {Kinds: officers, Roles: []string{auth.RoleAdmin}},
+	notifyv1connect.NotifyAdminServiceReplayDeadLetterProcedure:   {Kinds: officers, Roles: []string{auth.RoleAdmin}},
 
 	// Infrastructure: health and reflection are public.
 	"/grpc.health.v1.Health/Check":                                   {Public: true},

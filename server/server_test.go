@@ -29,6 +29,7 @@ import (
 	auditv1connect "hqconnect/gen/hqconnect/audit/v1/auditv1connect"
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
 	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 )
@@ -405,6 +406,12 @@ func TestPoliciesCoverEveryProcedure(t *testing.T) {
 		}},
 		{Name: auditv1connect.AuditServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 			return auditv1connect.NewAuditServiceHandler(auditv1connect.UnimplementedAuditServiceHandler{}, o...)
+		}},
+		{Name: notifyv1connect.NotificationServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return notifyv1connect.NewNotificationServiceHandler(notifyv1connect.UnimplementedNotificationServiceHandler{}, o...)
+		}},
+		{Name: notifyv1connect.NotifyAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return notifyv1connect.NewNotifyAdminServiceHandler(notifyv1connect.UnimplementedNotifyAdminServiceHandler{}, o...)
 		}},
 	}
 	s, err := New(Config{}, Deps{Auth: testAuth{}, Services: services, Log: slog.New(slog.DiscardHandler)})
