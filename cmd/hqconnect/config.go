@@ -33,6 +33,14 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
+	// FCM: no credentials and no endpoint = the log-only sender.
+	FCMCredentialsFile string
+	FCMProjectID       string
+	FCMEndpoint        string
+	// Worker runs the outbox relay, the event workers and the scheduler
+	// inside serve (the worker command always does).
+	Worker bool
+
 	// Demo seeds the demo accounts into an empty embedded database at start.
 	Demo         bool
 	DemoPassword string
@@ -94,6 +102,18 @@ func registerFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) (fin
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "HQ_SHUTDOWN_TIMEOUT", "15s", "graceful shutdown limit")
 	fs.StringVar(&c.LogLevel, "log-level", envOr(getenv, "info", "HQ_LOG_LEVEL"), "debug, info, warn or error (env HQ_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", envOr(getenv, "text", "HQ_LOG_FORMAT"), "text or json (env HQ_LOG_FORMAT)")
+	fs.StringVar(&c.FCMCredentialsFile, "fcm-credentials-file", envOr(getenv, "", "FCM_CREDENTIALS_FILE"),
+		"Firebase service-account JSON; empty (and no --fcm-endpoint) = log-only pushes (env FCM_CREDENTIALS_FILE)")
+	fs.StringVar(&c.FCMProjectID, "fcm-project-id", envOr(getenv, "", "FCM_PROJECT_ID"),
+		"Firebase project id; default: the one in the credentials file (env FCM_PROJECT_ID)")
+	fs.StringVar(&c.FCMEndpoint, "fcm-endpoint", envOr(getenv, "", "FCM_ENDPOINT"),
+		"base URL of an FCM-compatible server, e.g. a fake for staging (env FCM_ENDPOINT)")
+	worker := envOr(getenv, "true", "HQ_WORKER")
+	wb, werr := strconv.ParseBool(worker)
+	if werr != nil {
+		errs = append(errs, fmt.Sprintf("HQ_WORKER=%q: want true or false", worker))
+	}
+	fs.BoolVar(&c.Worker, "worker", wb, "serve: also run the outbox relay, event workers and scheduler (env HQ_WORKER)")
 	boolean(&c.Demo, "demo", "HQ_DEMO", "on the embedded SQLite default only: seed demo accounts into an empty database")
 	fs.StringVar(&c.DemoPassword, "demo-password", envOr(getenv, DefaultDemoPassword, "HQ_DEMO_PASSWORD"), "password of the demo accounts (env HQ_DEMO_PASSWORD)")
 

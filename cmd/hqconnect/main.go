@@ -5,6 +5,7 @@
 //	hqconnect seed      create data; --demo creates the demo organisation and accounts
 //	hqconnect keygen    print a new Ed25519 signing key (PEM) for JWT_KEY_FILE
 //	hqconnect bench     measure the server beside a bare baseline (make bench)
+//	hqconnect fakefcm   a fake FCM server for staging (FCM_ENDPOINT=http://host:port)
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 
 	"hqconnect/internal/auth"
 	"hqconnect/internal/store"
+	"hqconnect/notify/fcmfake"
 	"hqconnect/server/identity"
 )
 
@@ -34,6 +36,7 @@ commands:
   seed      --demo --password P: create the demo organisation and accounts
   keygen    print a new Ed25519 private key (PEM) for JWT_KEY_FILE
   bench     measure the server beside a bare baseline; writes BENCHMARKS.md
+  fakefcm   serve a fake FCM HTTP API for staging (point FCM_ENDPOINT at it)
 
 Run "hqconnect <command> -h" for its flags.
 `
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stderr)
 	case "seed":
 		return seed(ctx, rest, getenv, stdout, stderr)
+	case "fakefcm":
+		return fakeFCMCommand(ctx, rest, stderr)
 	case "bench":
 		return bench(ctx, rest, getenv, stdout, stderr)
 	case "keygen":
@@ -218,4 +223,16 @@ Then call GetMe with the access token:
     http://%s/hqconnect.identity.v1.IdentityService/GetMe
 
 `, login, password, host, host)
+}
+
+// fakeFCMCommand serves notify/fcmfake on its own, for staging: point a
+// server's FCM_ENDPOINT at it and every push is accepted and logged.
+func fakeFCMCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hqconnect fakefcm", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:9099", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "fake FCM listening on %s: set FCM_ENDPOINT=http://%s\n", *addr, *addr)
+	return fcmfake.New().ListenAndServe(ctx, *addr)
 }
