@@ -69,6 +69,8 @@ CREATE TABLE broadcast_reads (
     read_time    TIMESTAMP NOT NULL,
     PRIMARY KEY (user_id, broadcast_id)
 );
+-- Read receipts and reach per broadcast.
+CREATE INDEX broadcast_reads_broadcast ON broadcast_reads (broadcast_id);
 
 CREATE TABLE notification_prefs (
     user_id      TEXT NOT NULL REFERENCES users (id),
@@ -86,11 +88,12 @@ CREATE TABLE quiet_hours (
 );
 
 -- One row per (event, user): whether that user's push went out. Makes pushes
--- idempotent when an event is processed twice.
+-- idempotent when an event is processed twice. Topic pushes use user_id
+-- "topic:<name>" (no foreign key). attempts only grows.
 CREATE TABLE push_deliveries (
     event_id    TEXT NOT NULL,
     user_id     TEXT NOT NULL,
-    status      TEXT NOT NULL,               -- accepted | failed | gone | held | skipped
+    status      TEXT NOT NULL,               -- accepted | failed | gone | held | skipped | no_device
     attempts    INTEGER NOT NULL,
     detail      TEXT NOT NULL DEFAULT '',
     update_time TIMESTAMP NOT NULL,
