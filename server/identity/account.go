@@ -14,6 +14,7 @@ import (
 	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
+	"hqconnect/internal/outbox"
 	"hqconnect/internal/reqinfo"
 	"hqconnect/internal/store"
 	"hqconnect/internal/taxcode"
@@ -125,13 +126,19 @@ func (s *Service) Login(ctx context.Context, req *connect.Request[identityv1.Log
 	if err != nil {
 		return nil, err
 	}
-	pair, err := s.sessions.Create(ctx, p, truncateRunes(m.DeviceName, maxDeviceName), ip)
+	deviceName := truncateRunes(m.DeviceName, maxDeviceName)
+	pair, err := s.sessions.Create(ctx, p, deviceName, ip)
 	if err != nil {
 		return nil, err
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		return recordAs(ctx, tx, u.ID, u.Kind, "session.login", "user", u.ID,
-			map[string]any{"session_id": pair.SessionID, "client_ip": ip})
+		if err := recordAs(ctx, tx, u.ID, u.Kind, "session.login", "user", u.ID,
+			map[string]any{"session_id": pair.SessionID, "client_ip": ip}); err != nil {
+			return err
+		}
+		// The user's other devices are warned of the new sign-in.
+		_, err := outbox.Add(ctx, tx, loginEvent(u.ID, pair.SessionID, deviceName, s.now()))
+		return err
 	})
 	if err != nil {
 		// Not acknowledged without its audit row: undo the session.
@@ -179,7 +186,13 @@ func (s *Service) Logout(ctx context.Context, req *connect.Request[identityv1.Lo
 		return nil, err
 	}
 	var n int
+	ended := []string{p.SessionID}
 	if req.Msg.AllSessions {
+		others, _, lerr := s.sessionsOf(ctx, p.UserID, p.SessionID)
+		if lerr != nil {
+			return nil, lerr
+		}
+		ended = append(ended, others...)
 		if n, err = s.sessions.RevokeAll(ctx, p.UserID, ""); err != nil {
 			return nil, err
 		}
@@ -194,8 +207,11 @@ func (s *Service) Logout(ctx context.Context, req *connect.Request[identityv1.Lo
 		}
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		return audit.Record(ctx, tx, "session.logout", "user", p.UserID,
-			map[string]any{"session_id": p.SessionID, "all_sessions": req.Msg.AllSessions, "ended_sessions": n})
+		if err := audit.Record(ctx, tx, "session.logout", "user", p.UserID,
+			map[string]any{"session_id": p.SessionID, "all_sessions": req.Msg.AllSessions, "ended_sessions": n}); err != nil {
+			return err
+		}
+		return addSessionsEnded(ctx, tx, p.UserID, ended, s.now())
 	})
 	if err != nil {
 		return nil, err
@@ -242,7 +258,10 @@ func (s *Service) RevokeSession(ctx context.Context, req *connect.Request[identi
 		return nil, err
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		return audit.Record(ctx, tx, "session.revoke", "session", sid, nil)
+		if err := audit.Record(ctx, tx, "session.revoke", "session", sid, nil); err != nil {
+			return err
+		}
+		return addSessionsEnded(ctx, tx, p.UserID, []string{sid}, s.now())
 	})
 	if err != nil {
 		return nil, err
@@ -294,11 +313,29 @@ func (s *Service) ChangePassword(ctx context.Context, req *connect.Request[ident
 	if err != nil {
 		return nil, err
 	}
+	// The sessions the RevokeAll below ends, named in the event.
+	others, current, err := s.sessionsOf(ctx, u.ID, p.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	var deviceName string
+	if current != nil {
+		deviceName = current.DeviceName
+	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		if err := setUserPassword(ctx, tx, u.ID, hash, s.now()); err != nil {
+		now := s.now()
+		if err := setUserPassword(ctx, tx, u.ID, hash, now); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, "user.change_password", "user", u.ID, nil)
+		if err := audit.Record(ctx, tx, "user.change_password", "user", u.ID, nil); err != nil {
+			return err
+		}
+		// The warning goes first: the devices of the ended sessions are
+		// removed when the second event is processed.
+		if _, err := outbox.Add(ctx, tx, passwordChangedEvent(u.ID, p.SessionID, deviceName, now)); err != nil {
+			return err
+		}
+		return addSessionsEnded(ctx, tx, u.ID, others, now)
 	})
 	if err != nil {
 		return nil, err

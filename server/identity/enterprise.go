@@ -141,6 +141,13 @@ func (s *Service) setStaffStatus(ctx context.Context, rawID, status string) (*us
 			"you cannot disable your own account: ask another administrator of your enterprise",
 			"bạn không thể tự vô hiệu hóa tài khoản của mình: hãy nhờ một quản trị viên khác của doanh nghiệp")
 	}
+	// The sessions the RevokeAll below ends, named in the event.
+	var ended []string
+	if status == statusDisabled {
+		if ended, _, err = s.sessionsOf(ctx, id, ""); err != nil {
+			return nil, err
+		}
+	}
 	var u *userRow
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -149,6 +156,9 @@ func (s *Service) setStaffStatus(ctx context.Context, rawID, status string) (*us
 			return errStaffNotFound
 		}
 		if err != nil {
+			return err
+		}
+		if err := addSessionsEnded(ctx, tx, u.ID, ended, s.now()); err != nil {
 			return err
 		}
 		if u.Status == status {

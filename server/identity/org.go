@@ -372,6 +372,11 @@ func (s *Service) UpdateOfficer(ctx context.Context, req *connect.Request[identi
 				VI: "bạn không thể tự vô hiệu hóa tài khoản của mình: hãy nhờ một quản trị viên khác"}
 		}
 	}
+	// The sessions the RevokeAll below ends if anything changes.
+	ended, _, err := s.sessionsOf(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
 	var u *userRow
 	changes := map[string]any{}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
@@ -412,6 +417,9 @@ func (s *Service) UpdateOfficer(ctx context.Context, req *connect.Request[identi
 			return nil
 		}
 		u.UpdateTime = now
+		if err := addSessionsEnded(ctx, tx, u.ID, ended, now); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, "officer.update", "user", u.ID, changes)
 	})
 	if err != nil {
