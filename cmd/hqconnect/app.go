@@ -8,15 +8,26 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/sync/errgroup"
 
 	"hqconnect/gen/hqconnect/audit/v1/auditv1connect"
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
 	"hqconnect/internal/auth"
 	"hqconnect/internal/redisx"
+	"hqconnect/internal/scheduler"
 	"hqconnect/internal/store"
+	"hqconnect/notify"
+	"hqconnect/notify/devices"
+	"hqconnect/notify/fcm"
+	"hqconnect/notify/inbox"
+	"hqconnect/notify/live"
+	"hqconnect/notify/pipeline"
+	"hqconnect/notify/prefs"
+	"hqconnect/notify/service"
 	"hqconnect/server"
 	auditsvc "hqconnect/server/audit"
 	"hqconnect/server/identity"
@@ -32,6 +43,14 @@ type Main struct {
 	Redis    *redisx.Client
 	Sessions *auth.Sessions
 	Server   *server.Server
+	// Serve is false for the worker command: no listener, no API.
+	Serve bool
+
+	Sender    fcm.Sender
+	Hub       *live.Hub
+	Scheduler *scheduler.Scheduler
+	Relay     *pipeline.Relay
+	Worker    *pipeline.Worker
 
 	ln net.Listener
 	// DemoAccounts is set when Open seeded the demo data.
@@ -78,8 +97,36 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}
 
+	// The event pipeline: outbox relay → Redis Stream → workers → inbox,
+	// live updates and pushes; delayed jobs through the scheduler.
+	if m.Sender, err = m.openSender(ctx); err != nil {
+		return err
+	}
+	pcfg := pipeline.Config{Prefix: c.RedisPrefix, Log: m.Log, Concurrency: c.WorkerConcurrency}
+	if m.Redis.Embedded {
+		// The in-process Redis starts empty on every start, and the relay
+		// then re-relays the events relayed within ReplayWindow (handlers
+		// are idempotent); a development restart need not go back 7 days.
+		pcfg.ReplayWindow = time.Hour
+	}
+	m.Hub = live.NewHub(m.Redis, c.RedisPrefix, m.Log)
+	if c.Worker || !m.Serve {
+		m.Scheduler = scheduler.New(m.Redis, scheduler.Config{Prefix: c.RedisPrefix, Log: m.Log})
+		deliverer := notify.NewDeliverer(notify.Deps{DB: m.DB, Sender: m.Sender,
+			Live: live.NewPublisher(m.Redis, c.RedisPrefix), Sched: m.Scheduler, Log: m.Log})
+		deliverer.RegisterJobs()
+		m.Relay = pipeline.NewRelay(m.DB, m.Redis, pcfg)
+		m.Worker = pipeline.NewWorker(m.Redis, m.Scheduler, pcfg, deliverer.Handle)
+	}
+	if !m.Serve {
+		return nil
+	}
+
 	idSvc := identity.New(identity.Deps{DB: m.DB, Sessions: m.Sessions, Guard: guard, Log: m.Log})
 	auditSvc := auditsvc.NewHandler(m.DB)
+	notifySvc := service.New(service.Deps{DB: m.DB, Inbox: inbox.NewStore(m.DB), Devices: devices.NewStore(m.DB),
+		Prefs: prefs.NewStore(m.DB), Hub: m.Hub, Sender: m.Sender,
+		DeadLetters: service.PipelineDeadLetters(m.Redis, pcfg), Log: m.Log})
 	m.Server, err = server.New(server.Config{
 		Addr:              c.Addr,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -107,6 +154,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: auditv1connect.AuditServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 				return auditv1connect.NewAuditServiceHandler(auditSvc, o...)
 			}},
+			{Name: notifyv1connect.NotificationServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+				return notifyv1connect.NewNotificationServiceHandler(notifySvc, o...)
+			}},
+			{Name: notifyv1connect.NotifyAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+				return notifyv1connect.NewNotifyAdminServiceHandler(notifySvc, o...)
+			}},
 		},
 	})
 	if err != nil {
@@ -116,6 +169,26 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	return nil
+}
+
+// openSender returns the real FCM sender when credentials or an endpoint
+// are configured, else the log-only development default.
+func (m *Main) openSender(ctx context.Context) (fcm.Sender, error) {
+	c := m.Config
+	if c.FCMCredentialsFile == "" && c.FCMEndpoint == "" {
+		m.Log.Warn("development default: pushes are only logged; set FCM_CREDENTIALS_FILE (or FCM_ENDPOINT) to send them")
+		return fcm.NewLogSender(m.Log), nil
+	}
+	project := c.FCMProjectID
+	if project == "" && c.FCMCredentialsFile == "" {
+		project = "hqconnect-dev"
+	}
+	s, err := fcm.NewFCMSender(ctx, fcm.Config{ProjectID: project, CredentialsFile: c.FCMCredentialsFile, Endpoint: c.FCMEndpoint})
+	if err != nil {
+		return nil, fmt.Errorf("FCM sender: %w", err)
+	}
+	m.Log.Info("pushes go to FCM", "endpoint", c.FCMEndpoint, "project", project)
+	return s, nil
 }
 
 func (m *Main) loadKeys() (*auth.Keyring, error) {
@@ -168,10 +241,18 @@ func (m *Main) Run(ctx context.Context) error {
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.Sessions.Run(gctx) })
-	g.Go(func() error {
-		m.Log.Info("serving", "addr", m.Addr())
-		return m.Server.Serve(gctx, m.ln)
-	})
+	if m.Worker != nil {
+		g.Go(func() error { return m.Scheduler.Run(gctx) })
+		g.Go(func() error { return m.Relay.Run(gctx) })
+		g.Go(func() error { return m.Worker.Run(gctx) })
+	}
+	if m.Serve {
+		g.Go(func() error { return m.Hub.Run(gctx) })
+		g.Go(func() error {
+			m.Log.Info("serving", "addr", m.Addr())
+			return m.Server.Serve(gctx, m.ln)
+		})
+	}
 	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -40,6 +40,8 @@ type Config struct {
 	// Worker runs the outbox relay, the event workers and the scheduler
 	// inside serve (the worker command always does).
 	Worker bool
+	// WorkerConcurrency is how many events one worker handles at once.
+	WorkerConcurrency int
 
 	// Demo seeds the demo accounts into an empty embedded database at start.
 	Demo         bool
@@ -114,9 +116,17 @@ func registerFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) (fin
 		errs = append(errs, fmt.Sprintf("HQ_WORKER=%q: want true or false", worker))
 	}
 	fs.BoolVar(&c.Worker, "worker", wb, "serve: also run the outbox relay, event workers and scheduler (env HQ_WORKER)")
+	fs.IntVar(&c.WorkerConcurrency, "worker-concurrency", 64, "events one worker handles at once (HQ_WORKER_CONCURRENCY)")
 	boolean(&c.Demo, "demo", "HQ_DEMO", "on the embedded SQLite default only: seed demo accounts into an empty database")
 	fs.StringVar(&c.DemoPassword, "demo-password", envOr(getenv, DefaultDemoPassword, "HQ_DEMO_PASSWORD"), "password of the demo accounts (env HQ_DEMO_PASSWORD)")
 
+	if v := getenv("HQ_WORKER_CONCURRENCY"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n <= 0 || n > 1024 {
+			errs = append(errs, fmt.Sprintf("HQ_WORKER_CONCURRENCY=%q: want 1 to 1024", v))
+		} else {
+			_ = fs.Set("worker-concurrency", v)
+		}
+	}
 	if v := getenv("HQ_MAX_REQUEST_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {

@@ -1,6 +1,7 @@
 // Command hqconnect is the customs–enterprise interaction backend.
 //
 //	hqconnect serve     serve the API (migrations are applied at start)
+//	hqconnect worker    run the outbox relay, event workers and scheduler only
 //	hqconnect migrate   apply database migrations and exit
 //	hqconnect seed      create data; --demo creates the demo organisation and accounts
 //	hqconnect keygen    print a new Ed25519 signing key (PEM) for JWT_KEY_FILE
@@ -32,6 +33,7 @@ const usage = `usage: hqconnect <command> [flags]
 
 commands:
   serve     serve the API over HTTP/1.1 and h2c (applies migrations first)
+  worker    run the outbox relay, event workers and scheduler only (no API)
   migrate   apply the embedded database migrations and exit
   seed      --demo --password P: create the demo organisation and accounts
   keygen    print a new Ed25519 private key (PEM) for JWT_KEY_FILE
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case "worker":
+		return worker(ctx, rest, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stderr)
 	case "seed":
@@ -110,7 +114,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: c, Log: log}
+	m := &Main{Config: c, Log: log, Serve: true}
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
@@ -118,6 +122,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(m.DemoAccounts) > 0 {
 		printDemoHelp(stdout, m.Addr(), c.DemoPassword, m.DemoAccounts)
 	}
+	return m.Run(ctx)
+}
+
+// worker runs the event pipeline without the API: any number of worker
+// processes share the work through the Redis consumer group.
+func worker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := parseConfig("worker", args, getenv, nil)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, stderr)
+	if err != nil {
+		return err
+	}
+	m := &Main{Config: c, Log: log}
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	defer m.Close()
+	log.Info("worker running")
 	return m.Run(ctx)
 }
 

@@ -16,6 +16,8 @@ import (
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
+	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
 )
 
 // startMain runs the whole program as `serve --demo` would, on port 0, with
@@ -31,7 +33,7 @@ func startMainEnv(t *testing.T, env map[string]string) (*Main, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Serve: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		t.Fatal(err)
@@ -246,4 +248,72 @@ func TestRevocationSeenBySecondInstance(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestLiveUpdateAcrossInstances: the event of a new sign-in, committed and
+// processed by whichever instance's worker takes it, reaches a WatchUpdates
+// stream held open on the other instance, through Redis pub/sub.
+func TestLiveUpdateAcrossInstances(t *testing.T) {
+	dir := t.TempDir()
+	m1, base1 := startMainEnv(t, map[string]string{"HQ_VAR_DIR": dir, "HQ_ADDR": "127.0.0.1:0", "HQ_DEMO": "true"})
+	_, base2 := startMainEnv(t, map[string]string{"HQ_VAR_DIR": dir, "HQ_ADDR": "127.0.0.1:0",
+		"REDIS_URL": m1.Redis.EmbeddedURL()})
+	login := m1.DemoAccounts[0].Login
+	body := `{"identifier":"` + login + `","password":"` + DefaultDemoPassword + `","deviceName":"Pixel 9"}`
+
+	code, out := postJSON(t, base1+"/hqconnect.identity.v1.IdentityService/Login", "", body)
+	if code != http.StatusOK {
+		t.Fatalf("Login: %d %v", code, out)
+	}
+	access := out["tokens"].(map[string]any)["accessToken"].(string)
+
+	h2c := &http.Client{Transport: &http.Transport{Protocols: h2cOnly()}}
+	client := notifyv1connect.NewNotificationServiceClient(h2c, base2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Skip what the first sign-in produced: start after the newest item.
+	list := connect.NewRequest(&notifyv1.ListNotificationsRequest{})
+	list.Header().Set("Authorization", "Bearer "+access)
+	var after string
+	deadline := time.Now().Add(10 * time.Second)
+	for after == "" && time.Now().Before(deadline) {
+		res, err := client.ListNotifications(ctx, list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Msg.GetNotifications(); len(n) > 0 {
+			after = n[0].GetId()
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if after == "" {
+		t.Fatal("the first sign-in left no inbox item within 10 s")
+	}
+	req := connect.NewRequest(&notifyv1.WatchUpdatesRequest{AfterId: after})
+	req.Header().Set("Authorization", "Bearer "+access)
+	stream, err := client.WatchUpdates(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+
+	// A second sign-in on instance 1 warns the first session.
+	if code, out := postJSON(t, base1+"/hqconnect.identity.v1.IdentityService/Login", "", body); code != http.StatusOK {
+		t.Fatalf("second Login: %d %v", code, out)
+	}
+	for stream.Receive() {
+		n := stream.Msg().GetNotification()
+		if n == nil {
+			continue // heartbeat
+		}
+		if n.GetCategory() != notifyv1.Category_CATEGORY_SECURITY || n.GetId() <= after {
+			t.Fatalf("unexpected item %v", n)
+		}
+		if !strings.Contains(n.GetTitle(), "Đăng nhập mới") {
+			t.Fatalf("title %q, want the Vietnamese new sign-in warning", n.GetTitle())
+		}
+		return
+	}
+	t.Fatalf("stream ended without the new sign-in item: %v", stream.Err())
 }
