@@ -65,6 +65,8 @@ func (s *Store) AddPersonal(ctx context.Context, q store.Queryer, items []Item) 
 	}
 	const cols = 11
 	rowsPer := paramBudget(s.db) / cols
+	now := s.now()
+	inserted := 0
 	for start := 0; start < len(items); start += rowsPer {
 		chunk := items[start:min(start+rowsPer, len(items))]
 		var b strings.Builder
@@ -87,15 +89,30 @@ func (s *Store) AddPersonal(ctx context.Context, q store.Queryer, items []Item) 
 			b.WriteByte(')')
 			ct := it.CreateTime
 			if ct.IsZero() {
-				ct = s.now()
+				ct = now
 			}
 			args = append(args, it.ID, it.UserID, it.EventID, it.Category, it.TitleVI, it.TitleEN,
 				it.BodyVI, it.BodyEN, it.EntityKind, it.EntityID, ct.UTC())
 		}
-		b.WriteString(` ON CONFLICT (user_id, event_id) DO NOTHING`)
-		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+		b.WriteString(` ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id`)
+		n, err := countRows(ctx, q, b.String(), args...)
+		if err != nil {
 			return nil, fmt.Errorf("add inbox items: %w", err)
 		}
+		inserted += n
+	}
+	if inserted == len(items) {
+		// The common case, a first delivery: every row is new and stored as
+		// given, so there is nothing to read back.
+		out := make([]Item, len(items))
+		for i, it := range items {
+			if it.CreateTime.IsZero() {
+				it.CreateTime = now
+			}
+			it.CreateTime = it.CreateTime.UTC().Truncate(time.Microsecond)
+			out[i] = it
+		}
+		return out, nil
 	}
 
 	// Read back what is stored for each (user, event), new or not.
@@ -463,4 +480,18 @@ func dedupe(ids []string) []string {
 		out = out[1:]
 	}
 	return out
+}
+
+// countRows runs a statement with a RETURNING clause and counts its rows.
+func countRows(ctx context.Context, q store.Queryer, query string, args ...any) (int, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, rows.Err()
 }
