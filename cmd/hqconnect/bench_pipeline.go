@@ -27,8 +27,8 @@ type pipelineResult struct {
 	Took              time.Duration
 	// Offering is how long committing the events took (rate × duration when
 	// the database keeps up).
-	Offering time.Duration
-	P50, P99, Max     time.Duration
+	Offering      time.Duration
+	P50, P99, Max time.Duration
 }
 
 func (p pipelineResult) throughput() float64 { return float64(p.Delivered) / p.Took.Seconds() }
