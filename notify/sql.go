@@ -78,21 +78,21 @@ func recipientsQuery(eventID string, a outbox.Audience) (string, []any, bool) {
 	args := []any{eventID}
 	var conds []string
 	if len(a.UserIDs) > 0 {
-		in, more := placeholders(len(args)+1, a.UserIDs)
+		in, more := store.InList(len(args)+1, a.UserIDs)
 		args = append(args, more...)
 		conds = append(conds, `u.id IN (`+in+`)`)
 	}
 	if len(a.EnterpriseIDs) > 0 {
-		in, more := placeholders(len(args)+1, a.EnterpriseIDs)
+		in, more := store.InList(len(args)+1, a.EnterpriseIDs)
 		args = append(args, more...)
 		conds = append(conds, `u.enterprise_id IN (`+in+`)`)
 	}
 	if len(a.UnitIDs) > 0 {
-		in, more := placeholders(len(args)+1, a.UnitIDs)
+		in, more := store.InList(len(args)+1, a.UnitIDs)
 		args = append(args, more...)
 		c := `(u.kind = 'officer' AND u.unit_id IN (` + in + `)`
 		if len(a.Roles) > 0 {
-			in, more := placeholders(len(args)+1, a.Roles)
+			in, more := store.InList(len(args)+1, a.Roles)
 			args = append(args, more...)
 			c += ` AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role IN (` + in + `))`
 		}
@@ -113,7 +113,7 @@ func (d *Deliverer) viewers(ctx context.Context, userIDs []string) (map[string]i
 	per := d.userIDsPerQuery()
 	for start := 0; start < len(userIDs); start += per {
 		chunk := userIDs[start:min(start+per, len(userIDs))]
-		in, args := placeholders(1, chunk)
+		in, args := store.InList(1, chunk)
 		rows, err := d.db.QueryContext(ctx, `SELECT id, kind, COALESCE(enterprise_id, ''), COALESCE(unit_id, '') FROM users WHERE id IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("read users: %w", err)
@@ -145,7 +145,7 @@ type deliveryState struct {
 // ids or "topic:<name>").
 func (d *Deliverer) deliveryStates(ctx context.Context, eventID string, keys []string) (map[string]deliveryState, error) {
 	out := map[string]deliveryState{}
-	in, args := placeholders(2, keys)
+	in, args := store.InList(2, keys)
 	rows, err := d.db.QueryContext(ctx, `SELECT user_id, status, attempts FROM push_deliveries WHERE event_id = $1 AND user_id IN (`+in+`)`,
 		append([]any{eventID}, args...)...)
 	if err != nil {
@@ -223,20 +223,6 @@ func (d *Deliverer) loadEvent(ctx context.Context, id string) (outbox.Event, boo
 		return outbox.Event{}, false, err
 	}
 	return e, true, nil
-}
-
-// placeholders returns "$first, $first+1, …" for vals and the values as args.
-func placeholders(first int, vals []string) (string, []any) {
-	var b strings.Builder
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-		args[i] = v
-	}
-	return b.String(), args
 }
 
 // truncate cuts s to at most n bytes on a rune boundary.

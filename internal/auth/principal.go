@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"hqconnect/internal/errs"
 )
 
 // Kind tells officers from enterprise users.
@@ -68,4 +70,15 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func FromContext(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
+}
+
+// Caller returns the signed-in caller of a procedure that is not public.
+// The auth interceptor refuses anonymous calls already; handlers call this
+// as a second lock and to get the principal.
+func Caller(ctx context.Context) (*Principal, error) {
+	p := FromContext(ctx)
+	if p == nil || p.UserID == "" {
+		return nil, errs.ErrUnauthenticated
+	}
+	return p, nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -252,3 +253,28 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // Now returns the current time in UTC truncated to microseconds, the
 // precision both databases keep.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// InList returns the placeholders "$first, $first+1, …" for vals and the
+// values as query arguments, for an IN (…) list that runs on both databases.
+func InList(first int, vals []string) (string, []any) {
+	var b strings.Builder
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$")
+		b.WriteString(strconv.Itoa(first + i))
+		args[i] = v
+	}
+	return b.String(), args
+}
+
+// Clock returns now as a clock in UTC truncated to microseconds like Now,
+// or Now itself when now is nil (tests inject a clock).
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return Now
+	}
+	return func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+}

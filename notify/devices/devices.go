@@ -140,7 +140,7 @@ func (s *Store) ForUsers(ctx context.Context, userIDs []string) ([]Device, error
 	var out []Device
 	for start := 0; start < len(userIDs); start += maxIn {
 		chunk := userIDs[start:min(start+maxIn, len(userIDs))]
-		in, args := inList(1, chunk)
+		in, args := store.InList(1, chunk)
 		ds, err := s.query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id IN (`+in+`) ORDER BY user_id, fcm_token`, args...)
 		if err != nil {
 			return nil, err
@@ -155,7 +155,7 @@ func (s *Store) ForSessions(ctx context.Context, sessionIDs []string) ([]Device,
 	var out []Device
 	for start := 0; start < len(sessionIDs); start += maxIn {
 		chunk := sessionIDs[start:min(start+maxIn, len(sessionIDs))]
-		in, args := inList(1, chunk)
+		in, args := store.InList(1, chunk)
 		ds, err := s.query(ctx, `SELECT `+deviceColumns+` FROM devices WHERE session_id IN (`+in+`) ORDER BY fcm_token`, args...)
 		if err != nil {
 			return nil, err
@@ -208,7 +208,7 @@ func (s *Store) deleteIn(ctx context.Context, column string, vals []string) (int
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < len(vals); start += maxIn {
 			chunk := vals[start:min(start+maxIn, len(vals))]
-			in, args := inList(1, chunk)
+			in, args := store.InList(1, chunk)
 			res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE `+column+` IN (`+in+`)`, args...)
 			if err != nil {
 				return err
@@ -272,18 +272,4 @@ func topicEscape(s string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
-}
-
-// inList returns "$first, $first+1, …" for vals and the values as args.
-func inList(first int, vals []string) (string, []any) {
-	var b strings.Builder
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-		args[i] = v
-	}
-	return b.String(), args
 }

@@ -129,7 +129,7 @@ func (s *Store) AddPersonal(ctx context.Context, q store.Queryer, items []Item) 
 		users := byEvent[ev]
 		for start := 0; start < len(users); start += maxIn {
 			chunk := users[start:min(start+maxIn, len(users))]
-			in, args := inList(2, chunk)
+			in, args := store.InList(2, chunk)
 			got, err := s.scanPersonal(ctx, q, `SELECT `+personalColumns+` FROM inbox_items WHERE event_id = $1 AND user_id IN (`+in+`)`,
 				append([]any{ev}, args...)...)
 			if err != nil {
@@ -452,23 +452,9 @@ func affected(res sql.Result, err error) (int, error) {
 	return int(n), err
 }
 
-// inList returns "$first, $first+1, …" for vals and the values as args.
-func inList(first int, vals []string) (string, []any) {
-	var b strings.Builder
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-		args[i] = v
-	}
-	return b.String(), args
-}
-
 // appendIn appends vals to args and returns their placeholders.
 func appendIn(args []any, vals []string) (string, []any) {
-	in, more := inList(len(args)+1, vals)
+	in, more := store.InList(len(args)+1, vals)
 	return in, append(args, more...)
 }
 

@@ -45,7 +45,7 @@ func (s *Store) ForUsers(ctx context.Context, userIDs []string) (map[string]Pref
 }
 
 func (s *Store) forUsers(ctx context.Context, userIDs []string, out map[string]Prefs) error {
-	in, args := inList(1, userIDs)
+	in, args := store.InList(1, userIDs)
 	// One round trip for both tables: category rows (kind 'c') and the
 	// quiet-hours row (kind 'q') in a common shape.
 	q := `SELECT user_id, 'c', category, push_enabled, 0, 0, '' FROM notification_prefs WHERE user_id IN (` + in + `)
@@ -125,18 +125,4 @@ ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, start_minute = e
 		return fmt.Errorf("save quiet hours: %w", err)
 	}
 	return nil
-}
-
-// inList returns "$first, $first+1, …" for vals and the values as args.
-func inList(first int, vals []string) (string, []any) {
-	var b strings.Builder
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "$%d", first+i)
-		args[i] = v
-	}
-	return b.String(), args
 }

@@ -12,6 +12,7 @@ import (
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/internal/audit"
+	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/notify/pipeline"
 )
@@ -49,7 +50,7 @@ var errDeadLetterNotFound = &errs.Error{Code: errs.NotFound, Field: "id",
 	VI: "không có sự kiện lỗi nào với id này: có thể đã được gửi lại; hãy tải lại danh sách"}
 
 func (s *Service) ListDeadLetters(ctx context.Context, req *connect.Request[notifyv1.ListDeadLettersRequest]) (*connect.Response[notifyv1.ListDeadLettersResponse], error) {
-	if _, err := caller(ctx); err != nil {
+	if _, err := auth.Caller(ctx); err != nil {
 		return nil, err
 	}
 	if s.dead == nil {
@@ -85,7 +86,7 @@ func (s *Service) ListDeadLetters(ctx context.Context, req *connect.Request[noti
 }
 
 func (s *Service) ReplayDeadLetter(ctx context.Context, req *connect.Request[notifyv1.ReplayDeadLetterRequest]) (*connect.Response[notifyv1.ReplayDeadLetterResponse], error) {
-	if _, err := caller(ctx); err != nil {
+	if _, err := auth.Caller(ctx); err != nil {
 		return nil, err
 	}
 	if s.dead == nil {

@@ -11,6 +11,7 @@ import (
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/internal/audit"
+	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/internal/reqinfo"
 	"hqconnect/internal/store"
@@ -83,7 +84,7 @@ func deviceOf(ctx context.Context, m *notifyv1.RegisterDeviceRequest, userID, se
 }
 
 func (s *Service) RegisterDevice(ctx context.Context, req *connect.Request[notifyv1.RegisterDeviceRequest]) (*connect.Response[notifyv1.RegisterDeviceResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func (s *Service) viewerByID(ctx context.Context, userID string) (inbox.Viewer, 
 }
 
 func (s *Service) UnregisterDevice(ctx context.Context, req *connect.Request[notifyv1.UnregisterDeviceRequest]) (*connect.Response[notifyv1.UnregisterDeviceResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

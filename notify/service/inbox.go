@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
+	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
 	"hqconnect/internal/outbox"
@@ -101,7 +102,7 @@ func notificationProto(it inbox.Item, locale string) *notifyv1.Notification {
 }
 
 func (s *Service) ListNotifications(ctx context.Context, req *connect.Request[notifyv1.ListNotificationsRequest]) (*connect.Response[notifyv1.ListNotificationsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func (s *Service) ListNotifications(ctx context.Context, req *connect.Request[no
 }
 
 func (s *Service) MarkRead(ctx context.Context, req *connect.Request[notifyv1.MarkReadRequest]) (*connect.Response[notifyv1.MarkReadResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +168,7 @@ func (s *Service) MarkRead(ctx context.Context, req *connect.Request[notifyv1.Ma
 }
 
 func (s *Service) UnreadCount(ctx context.Context, _ *connect.Request[notifyv1.UnreadCountRequest]) (*connect.Response[notifyv1.UnreadCountResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

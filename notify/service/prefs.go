@@ -11,6 +11,7 @@ import (
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/internal/audit"
+	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/notify/prefs"
 )
@@ -141,7 +142,7 @@ func validZone(tz string) error {
 }
 
 func (s *Service) GetPreferences(ctx context.Context, _ *connect.Request[notifyv1.GetPreferencesRequest]) (*connect.Response[notifyv1.GetPreferencesResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (s *Service) GetPreferences(ctx context.Context, _ *connect.Request[notifyv
 }
 
 func (s *Service) UpdatePreferences(ctx context.Context, req *connect.Request[notifyv1.UpdatePreferencesRequest]) (*connect.Response[notifyv1.UpdatePreferencesResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -126,23 +126,8 @@ func New(d Deps) *Service {
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout
 	}
-	if d.Now != nil {
-		now := d.Now
-		s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
-	} else {
-		s.now = store.Now
-	}
+	s.now = store.Clock(d.Now)
 	return s
-}
-
-// caller returns the signed-in caller. The interceptor refuses anonymous
-// calls already; this is the second lock.
-func caller(ctx context.Context) (*auth.Principal, error) {
-	p := auth.FromContext(ctx)
-	if p == nil || p.UserID == "" {
-		return nil, errs.ErrUnauthenticated
-	}
-	return p, nil
 }
 
 // viewerOf is whose inbox p reads.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
+	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
 	"hqconnect/internal/reqinfo"
@@ -43,7 +44,7 @@ var (
 // already sent, with a heartbeat every period. An item published between the
 // subscription and the replay's read comes both ways: it is sent once.
 func (s *Service) WatchUpdates(ctx context.Context, req *connect.Request[notifyv1.WatchUpdatesRequest], stream *connect.ServerStream[notifyv1.WatchUpdatesResponse]) error {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return err
 	}

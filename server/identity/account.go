@@ -181,7 +181,7 @@ func (s *Service) Refresh(ctx context.Context, req *connect.Request[identityv1.R
 }
 
 func (s *Service) Logout(ctx context.Context, req *connect.Request[identityv1.LogoutRequest]) (*connect.Response[identityv1.LogoutResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func (s *Service) Logout(ctx context.Context, req *connect.Request[identityv1.Lo
 }
 
 func (s *Service) ListSessions(ctx context.Context, _ *connect.Request[identityv1.ListSessionsRequest]) (*connect.Response[identityv1.ListSessionsResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (s *Service) ListSessions(ctx context.Context, _ *connect.Request[identityv
 }
 
 func (s *Service) RevokeSession(ctx context.Context, req *connect.Request[identityv1.RevokeSessionRequest]) (*connect.Response[identityv1.RevokeSessionResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (s *Service) RevokeSession(ctx context.Context, req *connect.Request[identi
 }
 
 func (s *Service) ChangePassword(ctx context.Context, req *connect.Request[identityv1.ChangePasswordRequest]) (*connect.Response[identityv1.ChangePasswordResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func (s *Service) ChangePassword(ctx context.Context, req *connect.Request[ident
 }
 
 func (s *Service) GetMe(ctx context.Context, _ *connect.Request[identityv1.GetMeRequest]) (*connect.Response[identityv1.GetMeResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

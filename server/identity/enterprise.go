@@ -30,7 +30,7 @@ var errEnterpriseNotFound = &errs.Error{Code: errs.NotFound, Field: "enterprise_
 
 // enterpriseCaller returns the caller, who must be a user of an enterprise.
 func enterpriseCaller(ctx context.Context) (*auth.Principal, error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (s *Service) RejectEnterprise(ctx context.Context, req *connect.Request[ide
 
 // decide moves a PENDING enterprise to VERIFIED or REJECTED.
 func (s *Service) decide(ctx context.Context, rawID, status, reason string) (*enterpriseRow, error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

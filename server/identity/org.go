@@ -323,7 +323,7 @@ func (s *Service) ListOfficers(ctx context.Context, req *connect.Request[identit
 // token with the old roles or unit stays usable. That includes the caller's
 // own sessions when they update themselves.
 func (s *Service) UpdateOfficer(ctx context.Context, req *connect.Request[identityv1.UpdateOfficerRequest]) (*connect.Response[identityv1.UpdateOfficerResponse], error) {
-	p, err := caller(ctx)
+	p, err := auth.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,13 +10,11 @@
 package identity
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
 	"hqconnect/internal/auth"
-	"hqconnect/internal/errs"
 	"hqconnect/internal/store"
 )
 
@@ -68,21 +66,6 @@ func New(d Deps) *Service {
 	if s.invitationTTL <= 0 {
 		s.invitationTTL = DefaultInvitationTTL
 	}
-	if d.Now != nil {
-		now := d.Now
-		s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
-	} else {
-		s.now = store.Now
-	}
+	s.now = store.Clock(d.Now)
 	return s
-}
-
-// caller returns the signed-in caller. The interceptor refuses anonymous
-// calls to non-public procedures already; this is the second lock.
-func caller(ctx context.Context) (*auth.Principal, error) {
-	p := auth.FromContext(ctx)
-	if p == nil || p.UserID == "" {
-		return nil, errs.ErrUnauthenticated
-	}
-	return p, nil
 }
