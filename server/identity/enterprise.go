@@ -12,6 +12,7 @@ import (
 	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
+	"hqconnect/internal/outbox"
 	"hqconnect/internal/store"
 )
 
@@ -297,7 +298,11 @@ func (s *Service) decide(ctx context.Context, rawID, status, reason string) (*en
 		if status == entRejected {
 			action, detail["reason"] = "enterprise.reject", reason
 		}
-		return audit.Record(ctx, tx, action, "enterprise", e.ID, detail)
+		if err := audit.Record(ctx, tx, action, "enterprise", e.ID, detail); err != nil {
+			return err
+		}
+		_, err = outbox.Add(ctx, tx, registrationDecided(e, now))
+		return err
 	})
 	if err != nil {
 		return nil, err

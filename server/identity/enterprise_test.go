@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/internal/taxcode"
+	"hqconnect/server/identity"
 )
 
 // validTaxCode returns a valid tax code starting with the eight digits
@@ -84,6 +86,14 @@ func TestEnterpriseVerification(t *testing.T) {
 		wantCode(t, err, connect.CodeFailedPrecondition)
 		_, err = head.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: "too late now"}))
 		wantCode(t, err, connect.CodeFailedPrecondition)
+		// The enterprise's users are told, once (the refused calls add nothing).
+		decided := e.outboxEvents(t, identity.EventEnterpriseDecided)
+		if len(decided) != 1 || decided[0].Notification == nil ||
+			!slices.Equal(decided[0].Notification.Audience.EnterpriseIDs, []string{reg.Enterprise.Id}) ||
+			decided[0].Notification.TitleVI != "Doanh nghiệp của bạn đã được xác minh" ||
+			!strings.Contains(decided[0].Notification.BodyVI, tax) {
+			t.Fatalf("decision events = %+v", decided)
+		}
 
 		// The old access token still says "pending"; a refresh reloads it.
 		_, err = boss.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "a@moi.vn", FullName: "Nhân Viên"}))
@@ -111,6 +121,12 @@ func TestEnterpriseRejection(t *testing.T) {
 		ent := got(director.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: reason}))).must(t).Enterprise
 		if ent.Status != identityv1.EnterpriseStatus_ENTERPRISE_STATUS_REJECTED || ent.RejectReason != reason {
 			t.Fatalf("rejected = %v", ent)
+		}
+		decided := e.outboxEvents(t, identity.EventEnterpriseDecided)
+		if len(decided) != 1 || decided[0].Notification == nil ||
+			decided[0].Notification.TitleEN != "Your registration was rejected" ||
+			!strings.Contains(decided[0].Notification.BodyVI, reason) || !strings.Contains(decided[0].Notification.BodyEN, reason) {
+			t.Fatalf("decision events = %+v", decided)
 		}
 		me := e.login(t, "owner@bi-tu-choi.vn", "new-enterprise-pw").me(t)
 		if me.Enterprise.Status != identityv1.EnterpriseStatus_ENTERPRISE_STATUS_REJECTED || me.Enterprise.RejectReason != reason {

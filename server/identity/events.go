@@ -24,7 +24,32 @@ const (
 	// a disabled or changed account). The notify worker removes the devices
 	// bound to them. Data: SessionsEnded.
 	EventSessionEnded = "identity.session_ended"
+	// EventEnterpriseDecided: customs verified or rejected a registration.
+	// Tells the enterprise's users (who must refresh their token to use
+	// the whole API once verified).
+	EventEnterpriseDecided = "identity.enterprise_decided"
 )
+
+// registrationDecided tells every user of e that its registration was
+// verified or rejected (with the reason).
+func registrationDecided(e *enterpriseRow, at time.Time) outbox.Event {
+	n := &outbox.Notification{
+		Audience:   outbox.Audience{EnterpriseIDs: []string{e.ID}},
+		Category:   outbox.CategoryAccount,
+		EntityKind: "enterprise",
+		EntityID:   e.ID,
+	}
+	if e.Status == entVerified {
+		n.TitleEN, n.TitleVI = "Your enterprise is verified", "Doanh nghiệp của bạn đã được xác minh"
+		n.BodyEN = fmt.Sprintf("Customs verified the registration of %s (tax code %s). Sign in again to use every service.", e.Name, e.TaxCode)
+		n.BodyVI = fmt.Sprintf("Cơ quan hải quan đã xác minh hồ sơ đăng ký của %s (mã số thuế %s). Vui lòng đăng nhập lại để sử dụng đầy đủ dịch vụ.", e.Name, e.TaxCode)
+	} else {
+		n.TitleEN, n.TitleVI = "Your registration was rejected", "Hồ sơ đăng ký doanh nghiệp bị từ chối"
+		n.BodyEN = fmt.Sprintf("Customs rejected the registration of %s (tax code %s): %s", e.Name, e.TaxCode, e.RejectReason)
+		n.BodyVI = fmt.Sprintf("Cơ quan hải quan đã từ chối hồ sơ đăng ký của %s (mã số thuế %s): %s", e.Name, e.TaxCode, e.RejectReason)
+	}
+	return outbox.Event{Kind: EventEnterpriseDecided, Time: at, Notification: n}
+}
 
 // SessionsEnded is the Data of an EventSessionEnded event.
 type SessionsEnded struct {
