@@ -89,6 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// configure parses a subcommand's settings and builds its logger.
+func configure(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, *slog.Logger, error) {
+	c, err := parseConfig(name, args, getenv, nil)
+	if err != nil {
+		return c, nil, err
+	}
+	log, err := newLogger(c, stderr)
+	return c, log, err
+}
+
 func newLogger(c Config, w io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
@@ -106,11 +116,7 @@ func newLogger(c Config, w io.Writer) (*slog.Logger, error) {
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := parseConfig("serve", args, getenv, nil)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, stderr)
+	c, log, err := configure("serve", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -128,11 +134,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // worker runs the event pipeline without the API: any number of worker
 // processes share the work through the Redis consumer group.
 func worker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	c, err := parseConfig("worker", args, getenv, nil)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, stderr)
+	c, log, err := configure("worker", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -163,11 +165,7 @@ func openDB(ctx context.Context, c Config, log *slog.Logger) (*store.DB, error) 
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	c, err := parseConfig("migrate", args, getenv, nil)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, stderr)
+	c, log, err := configure("migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
