@@ -110,8 +110,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		pcfg.ReplayWindow = time.Hour
 	}
 	m.Hub = live.NewHub(m.Redis, c.RedisPrefix, m.Log)
+	// Every process can schedule jobs; only those running workers run them.
+	m.Scheduler = scheduler.New(m.Redis, scheduler.Config{Prefix: c.RedisPrefix, Log: m.Log})
 	if c.Worker || !m.Serve {
-		m.Scheduler = scheduler.New(m.Redis, scheduler.Config{Prefix: c.RedisPrefix, Log: m.Log})
 		deliverer := notify.NewDeliverer(notify.Deps{DB: m.DB, Sender: m.Sender,
 			Live: live.NewPublisher(m.Redis, c.RedisPrefix), Sched: m.Scheduler, Log: m.Log})
 		deliverer.RegisterJobs()
