@@ -13,6 +13,7 @@ import (
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/internal/ids"
 	"hqconnect/internal/outbox"
+	"hqconnect/internal/testkit"
 )
 
 // addDeadLetter writes an entry to the pipeline's dead-letter stream the way
@@ -48,7 +49,7 @@ func TestDeadLetters(t *testing.T) {
 		}
 
 		t.Run("listed oldest first, in pages", func(t *testing.T) {
-			res := got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{PageSize: 2}))).must(t)
+			res := testkit.Got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{PageSize: 2}))).Must(t)
 			if len(res.DeadLetters) != 2 || res.NextPageToken == "" {
 				t.Fatalf("first page %v", res)
 			}
@@ -57,16 +58,16 @@ func TestDeadLetters(t *testing.T) {
 				d.LastError != "boom 0" || d.FailTime == nil {
 				t.Fatalf("dead letter %v", d)
 			}
-			res = got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{PageSize: 2, PageToken: res.NextPageToken}))).must(t)
+			res = testkit.Got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{PageSize: 2, PageToken: res.NextPageToken}))).Must(t)
 			if len(res.DeadLetters) != 1 || res.DeadLetters[0].Id != entries[2] || res.NextPageToken != "" {
 				t.Fatalf("second page %v", res)
 			}
 			_, err := admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{PageToken: "garbage"}))
-			wantField(t, err, "page_token")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "page_token")
 		})
 
 		t.Run("replayed into the events stream", func(t *testing.T) {
-			got(admin.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{Id: entries[1]}))).must(t)
+			testkit.Got(admin.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{Id: entries[1]}))).Must(t)
 			msgs, err := e.Redis.Client.XRange(ctx, e.Prefix+"events", "-", "+").Result()
 			if err != nil {
 				t.Fatal(err)
@@ -74,7 +75,7 @@ func TestDeadLetters(t *testing.T) {
 			if len(msgs) != 1 || msgs[0].Values["id"] != events[1] {
 				t.Fatalf("events stream %v", msgs)
 			}
-			res := got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{}))).must(t)
+			res := testkit.Got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{}))).Must(t)
 			if len(res.DeadLetters) != 2 || res.DeadLetters[0].Id != entries[0] || res.DeadLetters[1].Id != entries[2] {
 				t.Fatalf("left %v", res.DeadLetters)
 			}
@@ -82,22 +83,22 @@ func TestDeadLetters(t *testing.T) {
 				t.Fatalf("%d audit rows", n)
 			}
 			_, err = admin.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{Id: entries[1]}))
-			wantCode(t, err, connect.CodeNotFound)
+			testkit.WantCode(t, err, connect.CodeNotFound)
 			_, err = admin.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{Id: "not-an-id"}))
-			wantField(t, err, "id")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "id")
 			_, err = admin.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{}))
-			wantField(t, err, "id")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "id")
 		})
 
 		t.Run("only ADMIN officers may", func(t *testing.T) {
 			for _, login := range []string{officerLogin, xnkAdminLogin} {
 				u := e.signIn(t, login)
 				_, err := u.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{}))
-				wantCode(t, err, connect.CodePermissionDenied)
+				testkit.WantCode(t, err, connect.CodePermissionDenied)
 				_, err = u.Admin.ReplayDeadLetter(ctx, req(&notifyv1.ReplayDeadLetterRequest{Id: entries[0]}))
-				wantCode(t, err, connect.CodePermissionDenied)
+				testkit.WantCode(t, err, connect.CodePermissionDenied)
 			}
-			if res := got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{}))).must(t); len(res.DeadLetters) != 2 {
+			if res := testkit.Got(admin.Admin.ListDeadLetters(ctx, req(&notifyv1.ListDeadLettersRequest{}))).Must(t); len(res.DeadLetters) != 2 {
 				t.Fatalf("a refused replay changed the list: %v", res.DeadLetters)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
+	"hqconnect/internal/testkit"
 	"hqconnect/notify/devices"
 	"hqconnect/notify/fcm"
 	"hqconnect/notify/fcmfake"
@@ -36,7 +37,7 @@ func TestDevices(t *testing.T) {
 		officer := e.signIn(t, officerLogin)
 
 		t.Run("a registration is bound to the session and subscribed to the audience's topics", func(t *testing.T) {
-			got(staffA.Notify.RegisterDevice(ctx, register("tok-a", notifyv1.Platform_PLATFORM_ANDROID, "en"))).must(t)
+			testkit.Got(staffA.Notify.RegisterDevice(ctx, register("tok-a", notifyv1.Platform_PLATFORM_ANDROID, "en"))).Must(t)
 			d, ok := e.device(t, "tok-a")
 			if !ok || d.UserID != staffA.ID || d.SessionID != staffA.SessionID || d.Platform != "ANDROID" ||
 				d.Locale != "en" || d.AppVersion != "2.3.1" {
@@ -55,18 +56,18 @@ func TestDevices(t *testing.T) {
 				t.Fatalf("%d audit rows", n)
 			}
 			// Registering again (every app start does) is fine.
-			got(staffA.Notify.RegisterDevice(ctx, register("tok-a", notifyv1.Platform_PLATFORM_ANDROID, "en"))).must(t)
+			testkit.Got(staffA.Notify.RegisterDevice(ctx, register("tok-a", notifyv1.Platform_PLATFORM_ANDROID, "en"))).Must(t)
 
 			// An officer's device goes to the officers' topics.
-			got(officer.Notify.RegisterDevice(ctx, register("tok-o", notifyv1.Platform_PLATFORM_IOS, "vi"))).must(t)
+			testkit.Got(officer.Notify.RegisterDevice(ctx, register("tok-o", notifyv1.Platform_PLATFORM_IOS, "vi"))).Must(t)
 			if !slices.Contains(e.FCM.Subscribers("officers_vi"), "tok-o") || slices.Contains(e.FCM.Subscribers("enterprise_users_vi"), "tok-o") {
 				t.Fatal("officer device topics")
 			}
 		})
 
 		t.Run("the locale defaults to the request's", func(t *testing.T) {
-			got(staffA.EN.RegisterDevice(ctx, register("tok-en", notifyv1.Platform_PLATFORM_WEB, ""))).must(t)
-			got(staffA.Notify.RegisterDevice(ctx, register("tok-vi", notifyv1.Platform_PLATFORM_WEB, ""))).must(t)
+			testkit.Got(staffA.EN.RegisterDevice(ctx, register("tok-en", notifyv1.Platform_PLATFORM_WEB, ""))).Must(t)
+			testkit.Got(staffA.Notify.RegisterDevice(ctx, register("tok-vi", notifyv1.Platform_PLATFORM_WEB, ""))).Must(t)
 			if d, _ := e.device(t, "tok-en"); d.Locale != "en" {
 				t.Fatalf("locale %q", d.Locale)
 			}
@@ -89,14 +90,14 @@ func TestDevices(t *testing.T) {
 				{"an app version too long", "app_version", &notifyv1.RegisterDeviceRequest{FcmToken: "tok-bad", Platform: notifyv1.Platform_PLATFORM_IOS, AppVersion: strings.Repeat("1", 33)}},
 			} {
 				_, err := staffA.EN.RegisterDevice(ctx, req(tc.r))
-				ce := wantField(t, err, tc.field)
+				ce := testkit.WantField(t, err, connect.CodeInvalidArgument, tc.field)
 				if strings.ContainsAny(ce.Message(), "ạảấầẩậắằẳặẹẻẽếềểễệịỉọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ") {
 					t.Fatalf("%s: English caller got %q", tc.name, ce.Message())
 				}
 			}
 			// Vietnamese by default.
 			_, err := staffA.Notify.RegisterDevice(ctx, req(&notifyv1.RegisterDeviceRequest{FcmToken: "tok-bad"}))
-			if ce := wantField(t, err, "platform"); !strings.Contains(ce.Message(), "bắt buộc") {
+			if ce := testkit.WantField(t, err, connect.CodeInvalidArgument, "platform"); !strings.Contains(ce.Message(), "bắt buộc") {
 				t.Fatalf("message %q", ce.Message())
 			}
 			if _, ok := e.device(t, "tok-bad"); ok {
@@ -105,12 +106,12 @@ func TestDevices(t *testing.T) {
 		})
 
 		t.Run("a token registered by another user moves to them and leaves the old topics", func(t *testing.T) {
-			got(staffA.Notify.RegisterDevice(ctx, register("tok-shared", notifyv1.Platform_PLATFORM_ANDROID, "vi"))).must(t)
+			testkit.Got(staffA.Notify.RegisterDevice(ctx, register("tok-shared", notifyv1.Platform_PLATFORM_ANDROID, "vi"))).Must(t)
 			oldTopic := "enterprise_" + staffA.Viewer.EnterpriseID + "_vi"
 			if !slices.Contains(e.FCM.Subscribers(oldTopic), "tok-shared") {
 				t.Fatal("not subscribed")
 			}
-			got(staffB.Notify.RegisterDevice(ctx, register("tok-shared", notifyv1.Platform_PLATFORM_ANDROID, "vi"))).must(t)
+			testkit.Got(staffB.Notify.RegisterDevice(ctx, register("tok-shared", notifyv1.Platform_PLATFORM_ANDROID, "vi"))).Must(t)
 			if d, _ := e.device(t, "tok-shared"); d.UserID != staffB.ID || d.SessionID != staffB.SessionID {
 				t.Fatalf("device %+v", d)
 			}
@@ -124,17 +125,17 @@ func TestDevices(t *testing.T) {
 			}
 			// The former owner cannot remove it any more.
 			_, err := staffA.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{FcmToken: "tok-shared"}))
-			wantCode(t, err, connect.CodeNotFound)
+			testkit.WantCode(t, err, connect.CodeNotFound)
 		})
 
 		t.Run("unregister removes only the caller's own token", func(t *testing.T) {
-			got(staffA.Notify.RegisterDevice(ctx, register("tok-mine", notifyv1.Platform_PLATFORM_IOS, "vi"))).must(t)
+			testkit.Got(staffA.Notify.RegisterDevice(ctx, register("tok-mine", notifyv1.Platform_PLATFORM_IOS, "vi"))).Must(t)
 			_, err := staffB.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{FcmToken: "tok-mine"}))
-			wantCode(t, err, connect.CodeNotFound)
+			testkit.WantCode(t, err, connect.CodeNotFound)
 			if _, ok := e.device(t, "tok-mine"); !ok {
 				t.Fatal("another user removed the token")
 			}
-			got(staffA.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{FcmToken: "tok-mine"}))).must(t)
+			testkit.Got(staffA.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{FcmToken: "tok-mine"}))).Must(t)
 			if _, ok := e.device(t, "tok-mine"); ok {
 				t.Fatal("token still registered")
 			}
@@ -142,15 +143,15 @@ func TestDevices(t *testing.T) {
 				t.Fatal("still subscribed to all_vi")
 			}
 			_, err = staffA.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{FcmToken: "tok-mine"}))
-			wantCode(t, err, connect.CodeNotFound)
+			testkit.WantCode(t, err, connect.CodeNotFound)
 			_, err = staffA.Notify.UnregisterDevice(ctx, req(&notifyv1.UnregisterDeviceRequest{}))
-			wantField(t, err, "fcm_token")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "fcm_token")
 		})
 
 		t.Run("a token FCM calls dead is refused and not kept", func(t *testing.T) {
 			e.FCM.FailToken("tok-dead", fcmfake.Unregistered, -1, 0)
 			_, err := staffA.Notify.RegisterDevice(ctx, register("tok-dead", notifyv1.Platform_PLATFORM_ANDROID, "vi"))
-			wantField(t, err, "fcm_token")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "fcm_token")
 			if _, ok := e.device(t, "tok-dead"); ok {
 				t.Fatal("dead token kept")
 			}
@@ -158,7 +159,7 @@ func TestDevices(t *testing.T) {
 
 		t.Run("anonymous callers are refused", func(t *testing.T) {
 			_, err := e.anon().RegisterDevice(ctx, register("tok-anon", notifyv1.Platform_PLATFORM_ANDROID, "vi"))
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 	})
 }

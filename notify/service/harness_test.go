@@ -2,13 +2,11 @@ package service_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,58 +372,6 @@ func (e *env) count(t *testing.T, fromWhere string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// wantCode fails unless err is a Connect error with code.
-func wantCode(t *testing.T, err error, code connect.Code) *connect.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got success, want %v", code)
-	}
-	var ce *connect.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("got %v, want a Connect error %v", err, code)
-	}
-	if ce.Code() != code {
-		t.Fatalf("got %v (%s), want %v", ce.Code(), ce.Message(), code)
-	}
-	return ce
-}
-
-// wantField fails unless err has code InvalidArgument and names field.
-func wantField(t *testing.T, err error, field string) *connect.Error {
-	t.Helper()
-	ce := wantCode(t, err, connect.CodeInvalidArgument)
-	if !strings.HasPrefix(ce.Message(), field+": ") {
-		t.Fatalf("message %q does not name field %s", ce.Message(), field)
-	}
-	return ce
-}
-
-type result[T any] struct {
-	res *connect.Response[T]
-	err error
-}
-
-func got[T any](res *connect.Response[T], err error) result[T] { return result[T]{res, err} }
-
-func (r result[T]) must(t *testing.T) *T {
-	t.Helper()
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return r.res.Msg
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func req[T any](m *T) *connect.Request[T] { return connect.NewRequest(m) }

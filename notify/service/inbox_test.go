@@ -10,6 +10,7 @@ import (
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/internal/ids"
+	"hqconnect/internal/testkit"
 	"hqconnect/notify/inbox"
 )
 
@@ -19,9 +20,9 @@ func listAll(t *testing.T, c interface {
 	t.Helper()
 	tok := ""
 	for {
-		res := got(c.ListNotifications(context.Background(), req(&notifyv1.ListNotificationsRequest{
+		res := testkit.Got(c.ListNotifications(context.Background(), req(&notifyv1.ListNotificationsRequest{
 			UnreadOnly: unread, PageSize: size, PageToken: tok,
-		}))).must(t)
+		}))).Must(t)
 		all = append(all, res.Notifications...)
 		pages++
 		if res.NextPageToken == "" {
@@ -77,7 +78,7 @@ func TestInbox(t *testing.T) {
 				t.Fatalf("item %v", n)
 			}
 			// In English on request.
-			res := got(a.EN.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageSize: 2}))).must(t)
+			res := testkit.Got(a.EN.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageSize: 2}))).Must(t)
 			if res.Notifications[1].Title != "item 4" || res.Notifications[1].Body != "body item 4" {
 				t.Fatalf("English %v", res.Notifications[1])
 			}
@@ -93,26 +94,26 @@ func TestInbox(t *testing.T) {
 		})
 
 		t.Run("page size and token are checked", func(t *testing.T) {
-			res := got(a.Notify.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageSize: 1000}))).must(t)
+			res := testkit.Got(a.Notify.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageSize: 1000}))).Must(t)
 			if len(res.Notifications) != len(want) || res.NextPageToken != "" {
 				t.Fatalf("a large page: %d items, token %q", len(res.Notifications), res.NextPageToken)
 			}
 			_, err := a.Notify.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageSize: -1}))
-			wantField(t, err, "page_size")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "page_size")
 			for _, tok := range []string{"not base64!", "bm90LWFuLWlk", "%%%"} {
 				_, err = a.Notify.ListNotifications(ctx, req(&notifyv1.ListNotificationsRequest{PageToken: tok}))
-				wantField(t, err, "page_token")
+				testkit.WantField(t, err, connect.CodeInvalidArgument, "page_token")
 			}
 		})
 
 		t.Run("mark read, unread counts and the unread filter", func(t *testing.T) {
 			unread := func(u *user) int32 {
-				return got(u.Notify.UnreadCount(ctx, req(&notifyv1.UnreadCountRequest{}))).must(t).Unread
+				return testkit.Got(u.Notify.UnreadCount(ctx, req(&notifyv1.UnreadCountRequest{}))).Must(t).Unread
 			}
 			if n := unread(a); n != 6 {
 				t.Fatalf("unread %d, want 6", n)
 			}
-			res := got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: []string{mine[0].ID, bc.ID, other.ID, ids.New()}}))).must(t)
+			res := testkit.Got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: []string{mine[0].ID, bc.ID, other.ID, ids.New()}}))).Must(t)
 			if res.Marked != 2 {
 				t.Fatalf("marked %d, want 2 (b's item and an unknown id do not count)", res.Marked)
 			}
@@ -130,7 +131,7 @@ func TestInbox(t *testing.T) {
 			if all[0].ReadTime == nil || all[len(all)-1].ReadTime == nil || all[1].ReadTime != nil {
 				t.Fatal("read times")
 			}
-			res = got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{All: true}))).must(t)
+			res = testkit.Got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{All: true}))).Must(t)
 			if res.Marked != 4 || unread(a) != 0 {
 				t.Fatalf("mark all marked %d", res.Marked)
 			}
@@ -138,21 +139,21 @@ func TestInbox(t *testing.T) {
 
 		t.Run("mark read checks its ids", func(t *testing.T) {
 			_, err := a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{}))
-			wantField(t, err, "ids")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "ids")
 			_, err = a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: []string{"nope"}}))
-			wantField(t, err, "ids")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "ids")
 			many := make([]string, 501)
 			for i := range many {
 				many[i] = ids.New()
 			}
 			_, err = a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: many}))
-			wantField(t, err, "ids")
-			got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: many[:500]}))).must(t)
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "ids")
+			testkit.Got(a.Notify.MarkRead(ctx, req(&notifyv1.MarkReadRequest{Ids: many[:500]}))).Must(t)
 		})
 
 		t.Run("anonymous callers are refused", func(t *testing.T) {
 			_, err := e.anon().UnreadCount(ctx, req(&notifyv1.UnreadCountRequest{}))
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
+	"hqconnect/internal/testkit"
 )
 
 func pushOff(p *notifyv1.Preferences) []notifyv1.Category {
@@ -27,7 +28,7 @@ func TestPreferences(t *testing.T) {
 		b := e.signIn(t, logStaffLogin)
 
 		t.Run("by default everything pushes at any time", func(t *testing.T) {
-			p := got(a.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).must(t).Preferences
+			p := testkit.Got(a.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).Must(t).Preferences
 			if len(p.Categories) != 8 || len(pushOff(p)) != 0 {
 				t.Fatalf("categories %v", p.Categories)
 			}
@@ -46,8 +47,8 @@ func TestPreferences(t *testing.T) {
 				},
 				QuietHours: &notifyv1.QuietHours{Enabled: true, Start: "22:00", End: "6:30", TimeZone: "Asia/Bangkok"},
 			}
-			res := got(a.Notify.UpdatePreferences(ctx, req(&notifyv1.UpdatePreferencesRequest{Preferences: in}))).must(t).Preferences
-			p := got(a.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).must(t).Preferences
+			res := testkit.Got(a.Notify.UpdatePreferences(ctx, req(&notifyv1.UpdatePreferencesRequest{Preferences: in}))).Must(t).Preferences
+			p := testkit.Got(a.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).Must(t).Preferences
 			for _, p := range []*notifyv1.Preferences{res, p} {
 				off := pushOff(p)
 				if len(off) != 2 || off[0] != notifyv1.Category_CATEGORY_ISSUE || off[1] != notifyv1.Category_CATEGORY_NOTICE {
@@ -58,14 +59,14 @@ func TestPreferences(t *testing.T) {
 				}
 			}
 			// Another user's are untouched.
-			if p := got(b.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).must(t).Preferences; len(pushOff(p)) != 0 || p.QuietHours.Enabled {
+			if p := testkit.Got(b.Notify.GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))).Must(t).Preferences; len(pushOff(p)) != 0 || p.QuietHours.Enabled {
 				t.Fatalf("b's preferences %v", p)
 			}
 			if n := e.count(t, "audit_events WHERE action = 'preferences.update' AND actor_id = $1", a.ID); n != 1 {
 				t.Fatalf("%d audit rows", n)
 			}
 			// Replaced as a whole: an empty update turns everything back on.
-			res = got(a.Notify.UpdatePreferences(ctx, req(&notifyv1.UpdatePreferencesRequest{Preferences: &notifyv1.Preferences{}}))).must(t).Preferences
+			res = testkit.Got(a.Notify.UpdatePreferences(ctx, req(&notifyv1.UpdatePreferencesRequest{Preferences: &notifyv1.Preferences{}}))).Must(t).Preferences
 			if len(pushOff(res)) != 0 || res.QuietHours.Enabled || res.QuietHours.TimeZone != "Asia/Ho_Chi_Minh" {
 				t.Fatalf("after an empty update %v", res)
 			}
@@ -100,14 +101,14 @@ func TestPreferences(t *testing.T) {
 				if err == nil {
 					t.Fatalf("%s: accepted", tc.name)
 				}
-				ce := wantField(t, err, tc.field)
+				ce := testkit.WantField(t, err, connect.CodeInvalidArgument, tc.field)
 				if !strings.Contains(ce.Message(), tc.says) {
 					t.Fatalf("%s: message %q does not say %q", tc.name, ce.Message(), tc.says)
 				}
 			}
 			_, err := a.Notify.UpdatePreferences(ctx, req(&notifyv1.UpdatePreferencesRequest{Preferences: &notifyv1.Preferences{
 				Categories: []*notifyv1.CategoryPreference{{Category: notifyv1.Category_CATEGORY_SECURITY}}}}))
-			if ce := wantField(t, err, "preferences.categories"); !strings.Contains(ce.Message(), "không thể tắt") {
+			if ce := testkit.WantField(t, err, connect.CodeInvalidArgument, "preferences.categories"); !strings.Contains(ce.Message(), "không thể tắt") {
 				t.Fatalf("Vietnamese message %q", ce.Message())
 			}
 			if n := e.count(t, "audit_events WHERE action = 'preferences.update' AND actor_id = $1", a.ID); n != 2 {
@@ -117,7 +118,7 @@ func TestPreferences(t *testing.T) {
 
 		t.Run("anonymous callers are refused", func(t *testing.T) {
 			_, err := e.anon().GetPreferences(ctx, req(&notifyv1.GetPreferencesRequest{}))
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	notifyv1 "hqconnect/gen/hqconnect/notify/v1"
 	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
+	"hqconnect/internal/testkit"
 	"hqconnect/notify/live"
 )
 
@@ -197,25 +198,25 @@ func TestWatchUpdates(t *testing.T) {
 		t.Run("a bad after_id is refused", func(t *testing.T) {
 			w := watch(t, a.EN, "not-an-id")
 			err := w.end(t)
-			if ce := wantField(t, err, "after_id"); !strings.Contains(ce.Message(), "not a notification id") {
+			if ce := testkit.WantField(t, err, connect.CodeInvalidArgument, "after_id"); !strings.Contains(ce.Message(), "not a notification id") {
 				t.Fatalf("message %q", ce.Message())
 			}
 		})
 
 		t.Run("a client that leaves releases its subscription", func(t *testing.T) {
-			eventually(t, "earlier streams to end", func() bool { return e.Hub.Stats().Subscriptions == 0 })
+			testkit.Eventually(t, "earlier streams to end", func() bool { return e.Hub.Stats().Subscriptions == 0 })
 			w := watch(t, a.Notify, "")
 			w.live(t)
 			if n := e.Hub.Stats().Subscriptions; n != 1 {
 				t.Fatalf("%d subscriptions", n)
 			}
 			w.cancel()
-			eventually(t, "the subscription to end", func() bool { return e.Hub.Stats() == live.Stats{} })
+			testkit.Eventually(t, "the subscription to end", func() bool { return e.Hub.Stats() == live.Stats{} })
 		})
 
 		t.Run("anonymous callers are refused", func(t *testing.T) {
 			err := watch(t, e.anon(), "").end(t)
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 
 		if e.Redis.Mini != nil {
@@ -242,9 +243,9 @@ func TestWatchUpdates(t *testing.T) {
 			w.live(t)
 			e.stopHub()
 			<-e.hubDone
-			wantCode(t, w.end(t), connect.CodeUnavailable)
+			testkit.WantCode(t, w.end(t), connect.CodeUnavailable)
 			// A new stream is told at once.
-			wantCode(t, watch(t, a.Notify, "").end(t), connect.CodeUnavailable)
+			testkit.WantCode(t, watch(t, a.Notify, "").end(t), connect.CodeUnavailable)
 		})
 	})
 }
@@ -294,13 +295,13 @@ func TestWatchUpdatesRace(t *testing.T) {
 			for _, title := range []string{"1", "2", "3", "4"} {
 				e.deliver(t, a, title)
 			}
-			eventually(t, "the subscription to be dropped", func() bool { return e.Hub.Stats().Subscriptions == 0 })
+			testkit.Eventually(t, "the subscription to be dropped", func() bool { return e.Hub.Stats().Subscriptions == 0 })
 			close(release)
 			// What the replay read still arrives, then the stream ends.
 			if got := w.titles(t, "4"); strings.Join(got, "|") != "1|2|3|4" {
 				t.Fatalf("got %v", got)
 			}
-			ce := wantCode(t, w.end(t), connect.CodeResourceExhausted)
+			ce := testkit.WantCode(t, w.end(t), connect.CodeResourceExhausted)
 			if !strings.Contains(ce.Message(), "after_id") {
 				t.Fatalf("message %q", ce.Message())
 			}

@@ -13,6 +13,7 @@ import (
 
 	auditv1 "hqconnect/gen/hqconnect/audit/v1"
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
+	"hqconnect/internal/testkit"
 	"hqconnect/server/identity"
 )
 
@@ -21,18 +22,18 @@ import (
 func TestAuditTrail(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		start := time.Now()
-		reg := got(e.anon().ID.RegisterEnterprise(ctx, req(registration(validTaxCode(t, "04000004"), "audit@moi.vn", "")))).must(t)
+		reg := testkit.Got(e.anon().ID.RegisterEnterprise(ctx, req(registration(validTaxCode(t, "04000004"), "audit@moi.vn", "")))).Must(t)
 		head := e.demo(t, headLogin)
-		got(head.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).must(t)
+		testkit.Got(head.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).Must(t)
 		xnk := e.demo(t, xnkAdminLogin)
-		inv := got(xnk.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "audited@xnk.demo.vn", FullName: "Được Ghi"}))).must(t)
+		inv := testkit.Got(xnk.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "audited@xnk.demo.vn", FullName: "Được Ghi"}))).Must(t)
 		admin := e.demo(t, adminLogin)
-		got(admin.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).must(t)
+		testkit.Got(admin.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).Must(t)
 		admin = e.demo(t, adminLogin)
 
 		list := func(r *auditv1.ListAuditEventsRequest) []*auditv1.AuditEvent {
 			t.Helper()
-			return got(admin.Audit.ListAuditEvents(ctx, req(r))).must(t).Events
+			return testkit.Got(admin.Audit.ListAuditEvents(ctx, req(r))).Must(t).Events
 		}
 		ent := list(&auditv1.ListAuditEventsRequest{TargetKind: "enterprise", TargetId: reg.Enterprise.Id})
 		if len(ent) != 2 || ent[0].Action != "enterprise.verify" || ent[1].Action != "enterprise.register" {
@@ -69,7 +70,7 @@ func TestAuditTrail(t *testing.T) {
 			var paged []*auditv1.AuditEvent
 			token := ""
 			for {
-				res := got(admin.Audit.ListAuditEvents(ctx, req(&auditv1.ListAuditEventsRequest{PageSize: 7, PageToken: token}))).must(t)
+				res := testkit.Got(admin.Audit.ListAuditEvents(ctx, req(&auditv1.ListAuditEventsRequest{PageSize: 7, PageToken: token}))).Must(t)
 				paged = append(paged, res.Events...)
 				if token = res.NextPageToken; token == "" {
 					break
@@ -84,16 +85,16 @@ func TestAuditTrail(t *testing.T) {
 				}
 			}
 			_, err := admin.Audit.ListAuditEvents(ctx, req(&auditv1.ListAuditEventsRequest{PageToken: "!!"}))
-			wantField(t, err, connect.CodeInvalidArgument, "page_token")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "page_token")
 		})
 
 		t.Run("only ADMIN reads the log", func(t *testing.T) {
 			for _, login := range []string{headLogin, directorLogin, xnkAdminLogin} {
 				_, err := e.demo(t, login).Audit.ListAuditEvents(ctx, req(&auditv1.ListAuditEventsRequest{}))
-				wantCode(t, err, connect.CodePermissionDenied)
+				testkit.WantCode(t, err, connect.CodePermissionDenied)
 			}
 			_, err := e.anon().Audit.ListAuditEvents(ctx, req(&auditv1.ListAuditEventsRequest{}))
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/internal/taxcode"
+	"hqconnect/internal/testkit"
 	"hqconnect/server/identity"
 )
 
@@ -47,7 +48,7 @@ func registration(taxCode, email, phone string) *identityv1.RegisterEnterpriseRe
 func TestEnterpriseVerification(t *testing.T) {
 	runAll(t, func(t *testing.T, e *env) {
 		tax := validTaxCode(t, "03100001")
-		reg := got(e.anon().ID.RegisterEnterprise(ctx, req(registration(tax, "Boss@Moi.VN", "+84 912 345 678")))).must(t)
+		reg := testkit.Got(e.anon().ID.RegisterEnterprise(ctx, req(registration(tax, "Boss@Moi.VN", "+84 912 345 678")))).Must(t)
 		if reg.Enterprise.Status != identityv1.EnterpriseStatus_ENTERPRISE_STATUS_PENDING || reg.Enterprise.TaxCode != tax {
 			t.Fatalf("enterprise = %v", reg.Enterprise)
 		}
@@ -63,29 +64,29 @@ func TestEnterpriseVerification(t *testing.T) {
 			t.Fatalf("GetMe = %v", me)
 		}
 		_, err := boss.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "a@moi.vn", FullName: "Nhân Viên"}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 		_, err = boss.Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 
 		officer := e.demo(t, officerLogin)
-		list := got(officer.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
+		list := testkit.Got(officer.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
 			Status: identityv1.EnterpriseStatus_ENTERPRISE_STATUS_PENDING,
-		}))).must(t)
+		}))).Must(t)
 		if len(list.Enterprises) != 1 || list.Enterprises[0].Id != reg.Enterprise.Id {
 			t.Fatalf("pending enterprises = %v", list.Enterprises)
 		}
 		_, err = officer.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 
 		head := e.demo(t, headLogin)
-		ent := got(head.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).must(t).Enterprise
+		ent := testkit.Got(head.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).Must(t).Enterprise
 		if ent.Status != identityv1.EnterpriseStatus_ENTERPRISE_STATUS_VERIFIED || ent.DecideTime == nil {
 			t.Fatalf("verified enterprise = %v", ent)
 		}
 		_, err = head.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))
-		wantCode(t, err, connect.CodeFailedPrecondition)
+		testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 		_, err = head.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: "too late now"}))
-		wantCode(t, err, connect.CodeFailedPrecondition)
+		testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 		// The enterprise's users are told, once (the refused calls add nothing).
 		decided := e.outboxEvents(t, identity.EventEnterpriseDecided)
 		if len(decided) != 1 || decided[0].Notification == nil ||
@@ -97,28 +98,28 @@ func TestEnterpriseVerification(t *testing.T) {
 
 		// The old access token still says "pending"; a refresh reloads it.
 		_, err = boss.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "a@moi.vn", FullName: "Nhân Viên"}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 		boss.refresh(t)
-		inv := got(boss.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "a@moi.vn", FullName: "Nhân Viên"}))).must(t)
+		inv := testkit.Got(boss.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "a@moi.vn", FullName: "Nhân Viên"}))).Must(t)
 		if inv.Code == "" || inv.InvitationId == "" {
 			t.Fatalf("invitation = %v", inv)
 		}
-		got(boss.Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{}))).must(t)
+		testkit.Got(boss.Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{}))).Must(t)
 	})
 }
 
 func TestEnterpriseRejection(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		tax := validTaxCode(t, "01099999")
-		reg := got(e.anon().ID.RegisterEnterprise(ctx, req(registration(tax, "owner@bi-tu-choi.vn", "")))).must(t)
+		reg := testkit.Got(e.anon().ID.RegisterEnterprise(ctx, req(registration(tax, "owner@bi-tu-choi.vn", "")))).Must(t)
 		director := e.demo(t, directorLogin)
 		_, err := director.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: "no"}))
-		wantField(t, err, connect.CodeInvalidArgument, "reason")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "reason")
 		_, err = director.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Reason: "không rõ"}))
-		wantCode(t, err, connect.CodeNotFound)
+		testkit.WantCode(t, err, connect.CodeNotFound)
 
 		const reason = "Giấy chứng nhận đăng ký doanh nghiệp không khớp với mã số thuế"
-		ent := got(director.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: reason}))).must(t).Enterprise
+		ent := testkit.Got(director.Ent.RejectEnterprise(ctx, req(&identityv1.RejectEnterpriseRequest{EnterpriseId: reg.Enterprise.Id, Reason: reason}))).Must(t).Enterprise
 		if ent.Status != identityv1.EnterpriseStatus_ENTERPRISE_STATUS_REJECTED || ent.RejectReason != reason {
 			t.Fatalf("rejected = %v", ent)
 		}
@@ -133,9 +134,9 @@ func TestEnterpriseRejection(t *testing.T) {
 			t.Fatalf("GetMe enterprise = %v", me.Enterprise)
 		}
 		_, err = director.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))
-		wantCode(t, err, connect.CodeFailedPrecondition)
+		testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 
-		got1 := got(director.Ent.GetEnterprise(ctx, req(&identityv1.GetEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).must(t)
+		got1 := testkit.Got(director.Ent.GetEnterprise(ctx, req(&identityv1.GetEnterpriseRequest{EnterpriseId: reg.Enterprise.Id}))).Must(t)
 		if got1.Enterprise.RejectReason != reason {
 			t.Fatalf("GetEnterprise = %v", got1.Enterprise)
 		}
@@ -172,18 +173,18 @@ func TestRegisterEnterpriseValidation(t *testing.T) {
 				r := registration(tax, "valid@moi.vn", "")
 				tc.edit(r)
 				_, err := anon.ID.RegisterEnterprise(ctx, req(r))
-				wantField(t, err, tc.code, tc.field)
+				testkit.WantField(t, err, tc.code, tc.field)
 			})
 		}
 		if n := e.count(t, "enterprises"); n != 2 {
 			t.Fatalf("%d enterprises after refused registrations, want the 2 seeded", n)
 		}
 		t.Run("a dependent unit registers with its suffix", func(t *testing.T) {
-			got(anon.ID.RegisterEnterprise(ctx, req(registration("0100109106-001", "", "0987654321")))).must(t)
+			testkit.Got(anon.ID.RegisterEnterprise(ctx, req(registration("0100109106-001", "", "0987654321")))).Must(t)
 			_, err := anon.ID.RegisterEnterprise(ctx, req(registration("0100109106-001", "", "0987654322")))
-			wantField(t, err, connect.CodeAlreadyExists, "tax_code")
+			testkit.WantField(t, err, connect.CodeAlreadyExists, "tax_code")
 			_, err = anon.ID.RegisterEnterprise(ctx, req(registration(tax, "", "84987654321")))
-			wantField(t, err, connect.CodeAlreadyExists, "admin_phone")
+			testkit.WantField(t, err, connect.CodeAlreadyExists, "admin_phone")
 		})
 	})
 }
@@ -191,9 +192,9 @@ func TestRegisterEnterpriseValidation(t *testing.T) {
 func TestInvitations(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		admin := e.demo(t, xnkAdminLogin)
-		inv := got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{
+		inv := testkit.Got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{
 			Email: "New.Staff@XNK.demo.vn", FullName: "Nhân Viên Mới",
-		}))).must(t)
+		}))).Must(t)
 		if len(inv.Code) != 19 || strings.Count(inv.Code, "-") != 3 {
 			t.Fatalf("code %q is not XXXX-XXXX-XXXX-XXXX", inv.Code)
 		}
@@ -207,17 +208,17 @@ func TestInvitations(t *testing.T) {
 		// Typed sloppily: lower case, spaces instead of dashes.
 		typed := strings.ToLower(strings.ReplaceAll(inv.Code, "-", " "))
 		anon := e.anon()
-		u := got(anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: typed, Password: "staff-password-1"}))).must(t).User
+		u := testkit.Got(anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: typed, Password: "staff-password-1"}))).Must(t).User
 		if u.Email != "new.staff@xnk.demo.vn" || u.FullName != "Nhân Viên Mới" || u.Roles[0] != identityv1.Role_ROLE_STAFF ||
 			u.EnterpriseId != admin.User.EnterpriseId {
 			t.Fatalf("accepted user = %v", u)
 		}
 		_, err := anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: inv.Code, Password: "staff-password-2"}))
-		wantCode(t, err, connect.CodeFailedPrecondition)
+		testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 		_, err = anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: "AAAA-BBBB-CCCC-DDDD", Password: "staff-password-2"}))
-		wantField(t, err, connect.CodeNotFound, "code")
+		testkit.WantField(t, err, connect.CodeNotFound, "code")
 		_, err = anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: "AAAA", Password: "staff-password-2"}))
-		wantField(t, err, connect.CodeInvalidArgument, "code")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "code")
 		staff := e.login(t, "new.staff@xnk.demo.vn", "staff-password-1")
 		if me := staff.me(t); me.Enterprise.GetTaxCode() != e.Accounts[xnkAdminLogin].TaxCode {
 			t.Fatalf("new staff's enterprise = %v", me.Enterprise)
@@ -225,34 +226,34 @@ func TestInvitations(t *testing.T) {
 
 		t.Run("refusals", func(t *testing.T) {
 			_, err := admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: logStaffLogin, FullName: "Ai Đó"}))
-			wantField(t, err, connect.CodeAlreadyExists, "email")
+			testkit.WantField(t, err, connect.CodeAlreadyExists, "email")
 			_, err = admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "x@xnk.demo.vn", FullName: "Ai Đó", Role: identityv1.Role_ROLE_OFFICER}))
-			wantField(t, err, connect.CodeInvalidArgument, "role")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "role")
 			_, err = admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{FullName: "Ai Đó"}))
-			wantField(t, err, connect.CodeInvalidArgument, "email")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "email")
 			_, err = staff.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "y@xnk.demo.vn", FullName: "Ai Đó"}))
-			wantCode(t, err, connect.CodePermissionDenied)
+			testkit.WantCode(t, err, connect.CodePermissionDenied)
 			_, err = e.demo(t, adminLogin).Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "y@xnk.demo.vn", FullName: "Ai Đó"}))
-			wantCode(t, err, connect.CodePermissionDenied)
+			testkit.WantCode(t, err, connect.CodePermissionDenied)
 		})
 
 		t.Run("an admin invitation with a name override", func(t *testing.T) {
-			inv := got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{
+			inv := testkit.Got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{
 				Phone: "0901 234 567", FullName: "Tên Tạm", Role: identityv1.Role_ROLE_ENTERPRISE_ADMIN,
-			}))).must(t)
-			u := got(anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{
+			}))).Must(t)
+			u := testkit.Got(anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{
 				Code: inv.Code, Password: "second-admin-pw", FullName: "Tên Thật",
-			}))).must(t).User
+			}))).Must(t).User
 			if u.Phone != "+84901234567" || u.FullName != "Tên Thật" || u.Roles[0] != identityv1.Role_ROLE_ENTERPRISE_ADMIN {
 				t.Fatalf("accepted user = %v", u)
 			}
 		})
 
 		t.Run("an expired invitation", func(t *testing.T) {
-			inv := got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "late@xnk.demo.vn", FullName: "Đến Muộn"}))).must(t)
+			inv := testkit.Got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "late@xnk.demo.vn", FullName: "Đến Muộn"}))).Must(t)
 			e.Clock.Advance(7*24*time.Hour + time.Minute)
 			_, err := anon.ID.AcceptInvitation(ctx, req(&identityv1.AcceptInvitationRequest{Code: inv.Code, Password: "late-password-1"}))
-			ce := wantCode(t, err, connect.CodeFailedPrecondition)
+			ce := testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 			if !strings.Contains(ce.Message(), "hết hạn") {
 				t.Fatalf("message %q does not say the invitation expired", ce.Message())
 			}
@@ -267,7 +268,7 @@ func TestInvitations(t *testing.T) {
 func TestInvitationAcceptedOnce(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		admin := e.demo(t, logAdminLogin)
-		inv := got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "race@logistics.demo.vn", FullName: "Chạy Đua"}))).must(t)
+		inv := testkit.Got(admin.Ent.InviteStaff(ctx, req(&identityv1.InviteStaffRequest{Email: "race@logistics.demo.vn", FullName: "Chạy Đua"}))).Must(t)
 		anon := e.anon()
 		var wg sync.WaitGroup
 		errs := make([]error, 10)
@@ -308,8 +309,8 @@ func TestStaffOfAnotherEnterprise(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		a := e.demo(t, xnkAdminLogin)
 		b := e.demo(t, logAdminLogin)
-		bStaff := got(b.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{}))).must(t).Users
-		aStaff := got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{}))).must(t).Users
+		bStaff := testkit.Got(b.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{}))).Must(t).Users
+		aStaff := testkit.Got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{}))).Must(t).Users
 		if len(aStaff) != 2 || len(bStaff) != 2 {
 			t.Fatalf("staff lists: A %d, B %d, want 2 each", len(aStaff), len(bStaff))
 		}
@@ -326,40 +327,40 @@ func TestStaffOfAnotherEnterprise(t *testing.T) {
 		}
 		_, errDisable := a.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: victim}))
 		_, errMissing := a.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}))
-		if wantCode(t, errDisable, connect.CodeNotFound).Message() != wantCode(t, errMissing, connect.CodeNotFound).Message() {
+		if testkit.WantCode(t, errDisable, connect.CodeNotFound).Message() != testkit.WantCode(t, errMissing, connect.CodeNotFound).Message() {
 			t.Fatal("another enterprise's user and a missing one answer differently")
 		}
 		_, err := a.Ent.EnableStaff(ctx, req(&identityv1.EnableStaffRequest{UserId: victim}))
-		wantCode(t, err, connect.CodeNotFound)
+		testkit.WantCode(t, err, connect.CodeNotFound)
 		// An officer's id is not staff either.
 		_, err = a.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: e.demo(t, officerLogin).User.Id}))
-		wantCode(t, err, connect.CodeNotFound)
+		testkit.WantCode(t, err, connect.CodeNotFound)
 		e.demo(t, logStaffLogin).me(t) // still active
 
 		staff := e.demo(t, xnkStaffLogin)
 		_, err = staff.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 		_, err = staff.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: a.User.Id}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 		_, err = a.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 		_, err = a.Ent.VerifyEnterprise(ctx, req(&identityv1.VerifyEnterpriseRequest{EnterpriseId: a.User.EnterpriseId}))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 
 		t.Run("paging", func(t *testing.T) {
-			p1 := got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 1}))).must(t)
+			p1 := testkit.Got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 1}))).Must(t)
 			if len(p1.Users) != 1 || p1.NextPageToken == "" {
 				t.Fatalf("page 1 = %v", p1)
 			}
-			p2 := got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 1, PageToken: p1.NextPageToken}))).must(t)
+			p2 := testkit.Got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 1, PageToken: p1.NextPageToken}))).Must(t)
 			if len(p2.Users) != 1 || p2.NextPageToken != "" || p2.Users[0].Id <= p1.Users[0].Id {
 				t.Fatalf("page 2 = %v", p2)
 			}
 			_, err := a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageToken: "not a token"}))
-			wantField(t, err, connect.CodeInvalidArgument, "page_token")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "page_token")
 			_, err = a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: -1}))
-			wantField(t, err, connect.CodeInvalidArgument, "page_size")
-			all := got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 100000}))).must(t)
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "page_size")
+			all := testkit.Got(a.Ent.ListStaff(ctx, req(&identityv1.ListStaffRequest{PageSize: 100000}))).Must(t)
 			if len(all.Users) != 2 {
 				t.Fatalf("a huge page_size is clamped, not refused: %v", all)
 			}
@@ -370,29 +371,29 @@ func TestStaffOfAnotherEnterprise(t *testing.T) {
 func TestListEnterprises(t *testing.T) {
 	runDB(t, func(t *testing.T, e *env) {
 		o := e.demo(t, officerLogin)
-		all := got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{}))).must(t).Enterprises
+		all := testkit.Got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{}))).Must(t).Enterprises
 		if len(all) != 2 || all[0].Id < all[1].Id {
 			t.Fatalf("enterprises not newest first: %v", all)
 		}
-		byPrefix := got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{TaxCodePrefix: "0100"}))).must(t).Enterprises
+		byPrefix := testkit.Got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{TaxCodePrefix: "0100"}))).Must(t).Enterprises
 		if len(byPrefix) != 1 || byPrefix[0].TaxCode != "0100109106" {
 			t.Fatalf("prefix 0100 = %v", byPrefix)
 		}
 		_, err := o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{TaxCodePrefix: "01%"}))
-		wantField(t, err, connect.CodeInvalidArgument, "tax_code_prefix")
-		verified := got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "tax_code_prefix")
+		verified := testkit.Got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
 			Status: identityv1.EnterpriseStatus_ENTERPRISE_STATUS_VERIFIED, PageSize: 1,
-		}))).must(t)
+		}))).Must(t)
 		if len(verified.Enterprises) != 1 || verified.NextPageToken == "" {
 			t.Fatalf("page 1 = %v", verified)
 		}
-		next := got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
+		next := testkit.Got(o.Ent.ListEnterprises(ctx, req(&identityv1.ListEnterprisesRequest{
 			Status: identityv1.EnterpriseStatus_ENTERPRISE_STATUS_VERIFIED, PageSize: 1, PageToken: verified.NextPageToken,
-		}))).must(t)
+		}))).Must(t)
 		if len(next.Enterprises) != 1 || next.Enterprises[0].Id != all[1].Id || next.NextPageToken != "" {
 			t.Fatalf("page 2 = %v", next)
 		}
 		_, err = o.Ent.GetEnterprise(ctx, req(&identityv1.GetEnterpriseRequest{EnterpriseId: "x"}))
-		wantField(t, err, connect.CodeInvalidArgument, "enterprise_id")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "enterprise_id")
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/internal/outbox"
+	"hqconnect/internal/testkit"
 	"hqconnect/server/identity"
 )
 
@@ -110,9 +111,9 @@ func TestSecurityNotifications(t *testing.T) {
 		t.Run("a login warns the other sessions; a failed one writes nothing", func(t *testing.T) {
 			before := len(e.outboxEvents(t, identity.EventLogin))
 			_, err := e.tryLogin(inspectorLogin, "wrong-password-1")
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 			_, err = e.tryLogin("nobody@demo.hqconnect.vn", "wrong-password-1")
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 			if n := e.count(t, "outbox_events"); n != before {
 				t.Fatalf("failed logins wrote %d outbox events", n-before)
 			}
@@ -138,9 +139,9 @@ func TestSecurityNotifications(t *testing.T) {
 			b := e.demo(t, headLogin)
 			c := e.demo(t, headLogin)
 			at := e.Clock.Now()
-			got(a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{
+			testkit.Got(a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{
 				CurrentPassword: demoPassword, NewPassword: "a-new-password-42",
-			}))).must(t)
+			}))).Must(t)
 			evs := e.outboxEvents(t, identity.EventPasswordChanged)
 			if len(evs) != 1 {
 				t.Fatalf("%d password events", len(evs))
@@ -168,10 +169,10 @@ func TestSecurityNotifications(t *testing.T) {
 			a := e.demo(t, directorLogin)
 			b := e.demo(t, directorLogin)
 			c := e.demo(t, directorLogin)
-			got(a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: b.Tokens().SessionId}))).must(t)
-			got(c.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).must(t)
+			testkit.Got(a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: b.Tokens().SessionId}))).Must(t)
+			testkit.Got(c.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).Must(t)
 			d := e.demo(t, directorLogin)
-			got(a.ID.Logout(ctx, req(&identityv1.LogoutRequest{AllSessions: true}))).must(t)
+			testkit.Got(a.ID.Logout(ctx, req(&identityv1.LogoutRequest{AllSessions: true}))).Must(t)
 			ended := e.endedSessions(t, a.User.Id)
 			if len(ended) != 3 {
 				t.Fatalf("ended %v, want three events", ended)
@@ -190,21 +191,21 @@ func TestSecurityNotifications(t *testing.T) {
 		t.Run("disabling staff and changing an officer end their sessions", func(t *testing.T) {
 			admin := e.demo(t, xnkAdminLogin)
 			staff := e.demo(t, xnkStaffLogin)
-			got(admin.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: staff.User.Id}))).must(t)
+			testkit.Got(admin.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: staff.User.Id}))).Must(t)
 			if ended := e.endedSessions(t, staff.User.Id); len(ended) != 1 || !sameSet(ended[0], []string{staff.Tokens().SessionId}) {
 				t.Fatalf("staff ended %v", ended)
 			}
 
 			root := e.demo(t, adminLogin)
 			off := e.demo(t, officerLogin)
-			got(root.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
+			testkit.Got(root.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
 				UserId: off.User.Id, Roles: &identityv1.RoleSet{Roles: []identityv1.Role{identityv1.Role_ROLE_OFFICER, identityv1.Role_ROLE_INSPECTOR}},
-			}))).must(t)
+			}))).Must(t)
 			ended := e.endedSessions(t, off.User.Id)
 			if len(ended) != 1 || !slices.Contains(ended[0], off.Tokens().SessionId) {
 				t.Fatalf("officer ended %v", ended)
 			}
-			eventually(t, "the officer's token to be refused", off.unauthenticated)
+			testkit.Eventually(t, "the officer's token to be refused", off.unauthenticated)
 		})
 	})
 }

@@ -2,13 +2,11 @@ package identity_test
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -296,61 +294,6 @@ func (c *client) me(t *testing.T) *identityv1.GetMeResponse {
 		t.Fatalf("GetMe: %v", err)
 	}
 	return res.Msg
-}
-
-// wantCode fails unless err is a Connect error with code.
-func wantCode(t *testing.T, err error, code connect.Code) *connect.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got success, want %v", code)
-	}
-	var ce *connect.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("got %v, want a Connect error %v", err, code)
-	}
-	if ce.Code() != code {
-		t.Fatalf("got %v (%s), want %v", ce.Code(), ce.Message(), code)
-	}
-	return ce
-}
-
-// wantField fails unless err has code and its message names field.
-func wantField(t *testing.T, err error, code connect.Code, field string) {
-	t.Helper()
-	ce := wantCode(t, err, code)
-	if !strings.HasPrefix(ce.Message(), field+": ") {
-		t.Fatalf("message %q does not name field %s", ce.Message(), field)
-	}
-}
-
-// result lets a call's two results be checked in one expression:
-// got(c.ID.GetMe(ctx, r)).must(t).
-type result[T any] struct {
-	res *connect.Response[T]
-	err error
-}
-
-func got[T any](res *connect.Response[T], err error) result[T] { return result[T]{res, err} }
-
-func (r result[T]) must(t *testing.T) *T {
-	t.Helper()
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return r.res.Msg
-}
-
-// eventually polls cond until it holds or the deadline passes. Revocations
-// are seen at once by this instance; the poll only covers scheduling.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // unauthenticated reports whether c's access token is refused.

@@ -9,12 +9,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
+	"hqconnect/internal/testkit"
 )
 
 // unitIDs maps unit codes to ids.
 func unitIDs(t *testing.T, c *client) map[string]*identityv1.OrgUnit {
 	t.Helper()
-	units := got(c.Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{IncludeEnded: true}))).must(t).Units
+	units := testkit.Got(c.Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{IncludeEnded: true}))).Must(t).Units
 	m := map[string]*identityv1.OrgUnit{}
 	for _, u := range units {
 		m[u.Code] = u
@@ -62,11 +63,11 @@ func TestOrgUnits(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := admin.Org.CreateOrgUnit(ctx, req(tc.r))
-				wantField(t, err, tc.code, tc.field)
+				testkit.WantField(t, err, tc.code, tc.field)
 			})
 		}
 
-		br := got(admin.Org.CreateOrgUnit(ctx, req(unit(hq.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_BRANCH, "03cc")))).must(t).Unit
+		br := testkit.Got(admin.Org.CreateOrgUnit(ctx, req(unit(hq.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_BRANCH, "03cc")))).Must(t).Unit
 		if br.Code != "03CC" || br.ParentId != hq.Id || br.EffectiveFrom == nil || br.EffectiveTo != nil {
 			t.Fatalf("branch = %v", br)
 		}
@@ -74,14 +75,14 @@ func TestOrgUnits(t *testing.T) {
 		if from.Hour() != 0 || from.Minute() != 0 || e.Clock.Since(from) > 24*time.Hour {
 			t.Fatalf("effective_from = %v, want today's UTC midnight", from)
 		}
-		tm := got(admin.Org.CreateOrgUnit(ctx, req(unit(br.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_TEAM, "03CCA1")))).must(t).Unit
+		tm := testkit.Got(admin.Org.CreateOrgUnit(ctx, req(unit(br.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_TEAM, "03CCA1")))).Must(t).Unit
 		ended := unit(br.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_TEAM, "03CCOLD")
 		ended.EffectiveFrom = timestamppb.New(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 		ended.EffectiveTo = timestamppb.New(time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC))
-		old := got(admin.Org.CreateOrgUnit(ctx, req(ended))).must(t).Unit
+		old := testkit.Got(admin.Org.CreateOrgUnit(ctx, req(ended))).Must(t).Unit
 
 		// An enterprise user of a verified enterprise reads the tree too.
-		list := got(e.demo(t, xnkStaffLogin).Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{}))).must(t).Units
+		list := testkit.Got(e.demo(t, xnkStaffLogin).Org.ListOrgUnits(ctx, req(&identityv1.ListOrgUnitsRequest{}))).Must(t).Units
 		pos := map[string]int{}
 		for i, u := range list {
 			pos[u.Id] = i
@@ -103,14 +104,14 @@ func TestOrgUnits(t *testing.T) {
 
 		t.Run("only ADMIN creates units", func(t *testing.T) {
 			_, err := e.demo(t, directorLogin).Org.CreateOrgUnit(ctx, req(unit(hq.Id, identityv1.OrgUnitKind_ORG_UNIT_KIND_BRANCH, "BRY")))
-			wantCode(t, err, connect.CodePermissionDenied)
+			testkit.WantCode(t, err, connect.CodePermissionDenied)
 		})
 		t.Run("no officer joins an ended unit", func(t *testing.T) {
 			_, err := admin.Org.CreateOfficer(ctx, req(&identityv1.CreateOfficerRequest{
 				Email: "late@demo.hqconnect.vn", FullName: "Cán Bộ Muộn", UnitId: old.Id,
 				Roles: []identityv1.Role{identityv1.Role_ROLE_OFFICER}, Password: "officer-pw-123",
 			}))
-			wantField(t, err, connect.CodeFailedPrecondition, "unit_id")
+			testkit.WantField(t, err, connect.CodeFailedPrecondition, "unit_id")
 		})
 	})
 }
@@ -145,32 +146,32 @@ func TestOfficers(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := admin.Org.CreateOfficer(ctx, req(tc.r))
-				wantField(t, err, tc.code, tc.field)
+				testkit.WantField(t, err, tc.code, tc.field)
 			})
 		}
 		_, err := e.demo(t, headLogin).Org.CreateOfficer(ctx, req(officer("b@demo.hqconnect.vn", identityv1.Role_ROLE_OFFICER)))
-		wantCode(t, err, connect.CodePermissionDenied)
+		testkit.WantCode(t, err, connect.CodePermissionDenied)
 
-		u := got(admin.Org.CreateOfficer(ctx, req(officer("New.Officer@demo.hqconnect.vn",
-			identityv1.Role_ROLE_OFFICER, identityv1.Role_ROLE_INSPECTOR, identityv1.Role_ROLE_OFFICER)))).must(t).User
+		u := testkit.Got(admin.Org.CreateOfficer(ctx, req(officer("New.Officer@demo.hqconnect.vn",
+			identityv1.Role_ROLE_OFFICER, identityv1.Role_ROLE_INSPECTOR, identityv1.Role_ROLE_OFFICER)))).Must(t).User
 		if u.Email != "new.officer@demo.hqconnect.vn" || len(u.Roles) != 2 || u.UnitId != units["DEMOKCNNV"].Id {
 			t.Fatalf("officer = %v", u)
 		}
 
 		t.Run("list by unit and role", func(t *testing.T) {
 			o := e.demo(t, officerLogin)
-			inUnit := got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{UnitId: units["DEMOKCNNV"].Id}))).must(t).Users
+			inUnit := testkit.Got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{UnitId: units["DEMOKCNNV"].Id}))).Must(t).Users
 			if len(inUnit) != 1 || inUnit[0].Id != u.Id {
 				t.Fatalf("officers of DEMOKCNNV = %v", inUnit)
 			}
-			inspectors := got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{Role: identityv1.Role_ROLE_INSPECTOR}))).must(t).Users
+			inspectors := testkit.Got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{Role: identityv1.Role_ROLE_INSPECTOR}))).Must(t).Users
 			if len(inspectors) != 2 {
 				t.Fatalf("inspectors = %v", inspectors)
 			}
 			var ids []string
 			token := ""
 			for range 10 {
-				page := got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{PageSize: 2, PageToken: token}))).must(t)
+				page := testkit.Got(o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{PageSize: 2, PageToken: token}))).Must(t)
 				for _, u := range page.Users {
 					ids = append(ids, u.Id)
 				}
@@ -182,47 +183,47 @@ func TestOfficers(t *testing.T) {
 				t.Fatalf("paged officers = %v, want the 6 in id order", ids)
 			}
 			_, err := o.Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{Role: identityv1.Role_ROLE_STAFF}))
-			wantField(t, err, connect.CodeInvalidArgument, "role")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "role")
 			_, err = e.demo(t, xnkAdminLogin).Org.ListOfficers(ctx, req(&identityv1.ListOfficersRequest{}))
-			wantCode(t, err, connect.CodePermissionDenied)
+			testkit.WantCode(t, err, connect.CodePermissionDenied)
 		})
 
 		t.Run("update ends the officer's sessions", func(t *testing.T) {
 			o := e.login(t, "new.officer@demo.hqconnect.vn", "officer-pw-123")
-			res := got(admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
+			res := testkit.Got(admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
 				UserId: u.Id, UnitId: units["DEMOCK1"].Id,
 				Roles: &identityv1.RoleSet{Roles: []identityv1.Role{identityv1.Role_ROLE_UNIT_HEAD}},
-			}))).must(t).User
+			}))).Must(t).User
 			if res.UnitId != units["DEMOCK1"].Id || !slices.Equal(res.Roles, []identityv1.Role{identityv1.Role_ROLE_UNIT_HEAD}) {
 				t.Fatalf("updated = %v", res)
 			}
-			eventually(t, "the updated officer's token to be refused", o.unauthenticated)
+			testkit.Eventually(t, "the updated officer's token to be refused", o.unauthenticated)
 			again := e.login(t, "new.officer@demo.hqconnect.vn", "officer-pw-123")
 			if me := again.me(t); me.Unit.Code != "DEMOCK1" || me.User.Roles[0] != identityv1.Role_ROLE_UNIT_HEAD {
 				t.Fatalf("after update GetMe = %v", me)
 			}
 
-			got(admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{UserId: u.Id, Status: identityv1.UserStatus_USER_STATUS_DISABLED}))).must(t)
-			eventually(t, "the disabled officer's token to be refused", again.unauthenticated)
+			testkit.Got(admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{UserId: u.Id, Status: identityv1.UserStatus_USER_STATUS_DISABLED}))).Must(t)
+			testkit.Eventually(t, "the disabled officer's token to be refused", again.unauthenticated)
 			_, err := e.tryLogin("new.officer@demo.hqconnect.vn", "officer-pw-123")
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 
 		t.Run("refusals", func(t *testing.T) {
 			_, err := admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
 				UserId: admin.User.Id, Roles: &identityv1.RoleSet{Roles: []identityv1.Role{identityv1.Role_ROLE_OFFICER}},
 			}))
-			wantField(t, err, connect.CodeFailedPrecondition, "roles")
+			testkit.WantField(t, err, connect.CodeFailedPrecondition, "roles")
 			_, err = admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{UserId: admin.User.Id, Status: identityv1.UserStatus_USER_STATUS_DISABLED}))
-			wantField(t, err, connect.CodeFailedPrecondition, "status")
+			testkit.WantField(t, err, connect.CodeFailedPrecondition, "status")
 			_, err = admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{UserId: u.Id, Roles: &identityv1.RoleSet{}}))
-			wantField(t, err, connect.CodeInvalidArgument, "roles")
+			testkit.WantField(t, err, connect.CodeInvalidArgument, "roles")
 			_, err = admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{UserId: u.Id}))
-			wantCode(t, err, connect.CodeInvalidArgument)
+			testkit.WantCode(t, err, connect.CodeInvalidArgument)
 			_, err = admin.Org.UpdateOfficer(ctx, req(&identityv1.UpdateOfficerRequest{
 				UserId: e.demo(t, xnkStaffLogin).User.Id, Status: identityv1.UserStatus_USER_STATUS_DISABLED,
 			}))
-			wantCode(t, err, connect.CodeNotFound)
+			testkit.WantCode(t, err, connect.CodeNotFound)
 			admin.me(t) // refusals changed nothing
 		})
 	})

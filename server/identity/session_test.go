@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
+	"hqconnect/internal/testkit"
 )
 
 func TestLoginGetMeLogout(t *testing.T) {
@@ -29,26 +30,26 @@ func TestLoginGetMeLogout(t *testing.T) {
 			t.Fatalf("GetMe unit = %v, enterprise = %v", me.Unit, me.Enterprise)
 		}
 
-		res := got(c.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).must(t)
+		res := testkit.Got(c.ID.Logout(ctx, req(&identityv1.LogoutRequest{}))).Must(t)
 		if res.EndedSessions != 1 {
 			t.Fatalf("Logout ended %d sessions, want 1", res.EndedSessions)
 		}
-		eventually(t, "the logged-out token to be refused", c.unauthenticated)
+		testkit.Eventually(t, "the logged-out token to be refused", c.unauthenticated)
 		// The refresh token of the ended session is dead too.
 		_, err := c.ID.Refresh(ctx, req(&identityv1.RefreshRequest{RefreshToken: tp.RefreshToken}))
-		wantCode(t, err, connect.CodeUnauthenticated)
+		testkit.WantCode(t, err, connect.CodeUnauthenticated)
 
 		t.Run("without a token GetMe is unauthenticated", func(t *testing.T) {
 			_, err := e.anon().ID.GetMe(ctx, req(&identityv1.GetMeRequest{}))
-			wantCode(t, err, connect.CodeUnauthenticated)
+			testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		})
 		t.Run("logout everywhere ends every session", func(t *testing.T) {
 			a, b := e.demo(t, officerLogin), e.demo(t, officerLogin)
-			res := got(a.ID.Logout(ctx, req(&identityv1.LogoutRequest{AllSessions: true}))).must(t)
+			res := testkit.Got(a.ID.Logout(ctx, req(&identityv1.LogoutRequest{AllSessions: true}))).Must(t)
 			if res.EndedSessions != 2 {
 				t.Fatalf("ended %d sessions, want 2", res.EndedSessions)
 			}
-			eventually(t, "both tokens to be refused", func() bool { return a.unauthenticated() && b.unauthenticated() })
+			testkit.Eventually(t, "both tokens to be refused", func() bool { return a.unauthenticated() && b.unauthenticated() })
 		})
 	})
 }
@@ -59,9 +60,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 		_, unknown := e.tryLogin("nobody@demo.hqconnect.vn", "not-the-password-1")
 		_, unknownPhone := e.tryLogin("0912 000 111", "not-the-password-1")
 		_, junk := e.tryLogin("not an identifier", "not-the-password-1")
-		w := wantCode(t, wrong, connect.CodeUnauthenticated)
+		w := testkit.WantCode(t, wrong, connect.CodeUnauthenticated)
 		for _, err := range []error{unknown, unknownPhone, junk} {
-			u := wantCode(t, err, connect.CodeUnauthenticated)
+			u := testkit.WantCode(t, err, connect.CodeUnauthenticated)
 			if u.Message() != w.Message() {
 				t.Fatalf("unknown identifier says %q, wrong password says %q", u.Message(), w.Message())
 			}
@@ -70,9 +71,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 			t.Fatalf("message = %q", w.Message())
 		}
 		_, err := e.tryLogin("", "x")
-		wantField(t, err, connect.CodeInvalidArgument, "identifier")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "identifier")
 		_, err = e.tryLogin(officerLogin, "")
-		wantField(t, err, connect.CodeInvalidArgument, "password")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "password")
 		// Case and spaces around an email do not matter.
 		e.login(t, "  Officer@Demo.HQConnect.vn ", demoPassword)
 	})
@@ -88,17 +89,17 @@ func TestLockout(t *testing.T) {
 		}
 		// The sixth attempt is refused even with the right password.
 		_, err := e.tryLogin(officerLogin, demoPassword)
-		wantCode(t, err, connect.CodeResourceExhausted)
+		testkit.WantCode(t, err, connect.CodeResourceExhausted)
 		// Another account is not affected.
 		e.demo(t, headLogin)
 
 		t.Run("unknown identifiers lock the same way", func(t *testing.T) {
 			for range 5 {
 				_, err := e.tryLogin("ghost@demo.hqconnect.vn", "wrong-password-x")
-				wantCode(t, err, connect.CodeUnauthenticated)
+				testkit.WantCode(t, err, connect.CodeUnauthenticated)
 			}
 			_, err := e.tryLogin("ghost@demo.hqconnect.vn", "wrong-password-x")
-			wantCode(t, err, connect.CodeResourceExhausted)
+			testkit.WantCode(t, err, connect.CodeResourceExhausted)
 		})
 	})
 }
@@ -116,15 +117,15 @@ func TestRefresh(t *testing.T) {
 			t.Fatalf("GetMe after refresh = %v", me.User)
 		}
 		_, err := c.ID.Refresh(ctx, req(&identityv1.RefreshRequest{}))
-		wantField(t, err, connect.CodeInvalidArgument, "refresh_token")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "refresh_token")
 
 		// Presenting the spent token again ends the whole session: the
 		// current refresh token and the access tokens stop working.
 		_, err = c.ID.Refresh(ctx, req(&identityv1.RefreshRequest{RefreshToken: first.RefreshToken}))
-		wantCode(t, err, connect.CodeUnauthenticated)
+		testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		_, err = c.ID.Refresh(ctx, req(&identityv1.RefreshRequest{RefreshToken: second.RefreshToken}))
-		wantCode(t, err, connect.CodeUnauthenticated)
-		eventually(t, "the reused session's access token to be refused", c.unauthenticated)
+		testkit.WantCode(t, err, connect.CodeUnauthenticated)
+		testkit.Eventually(t, "the reused session's access token to be refused", c.unauthenticated)
 	})
 }
 
@@ -134,7 +135,7 @@ func TestSessions(t *testing.T) {
 		b := e.demo(t, directorLogin)
 		other := e.demo(t, inspectorLogin)
 
-		list := got(a.ID.ListSessions(ctx, req(&identityv1.ListSessionsRequest{}))).must(t).Sessions
+		list := testkit.Got(a.ID.ListSessions(ctx, req(&identityv1.ListSessionsRequest{}))).Must(t).Sessions
 		if len(list) != 2 {
 			t.Fatalf("ListSessions = %d sessions, want 2", len(list))
 		}
@@ -159,15 +160,15 @@ func TestSessions(t *testing.T) {
 
 		// Another user's session is not found, and stays alive.
 		_, err := a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: other.Tokens().SessionId}))
-		wantCode(t, err, connect.CodeNotFound)
+		testkit.WantCode(t, err, connect.CodeNotFound)
 		other.me(t)
 		_, err = a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: "nope"}))
-		wantField(t, err, connect.CodeInvalidArgument, "session_id")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "session_id")
 
-		got(a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: b.Tokens().SessionId}))).must(t)
-		eventually(t, "the revoked session's token to be refused", b.unauthenticated)
+		testkit.Got(a.ID.RevokeSession(ctx, req(&identityv1.RevokeSessionRequest{SessionId: b.Tokens().SessionId}))).Must(t)
+		testkit.Eventually(t, "the revoked session's token to be refused", b.unauthenticated)
 		a.me(t)
-		list = got(a.ID.ListSessions(ctx, req(&identityv1.ListSessionsRequest{}))).must(t).Sessions
+		list = testkit.Got(a.ID.ListSessions(ctx, req(&identityv1.ListSessionsRequest{}))).Must(t).Sessions
 		if len(list) != 1 || !list[0].Current {
 			t.Fatalf("after revoke: %v", list)
 		}
@@ -181,21 +182,21 @@ func TestChangePassword(t *testing.T) {
 		const newPassword = "a-new-password-42"
 
 		_, err := a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{CurrentPassword: "wrong-password-1", NewPassword: newPassword}))
-		wantField(t, err, connect.CodeInvalidArgument, "current_password")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "current_password")
 		_, err = a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{CurrentPassword: demoPassword, NewPassword: "short"}))
-		wantField(t, err, connect.CodeInvalidArgument, "new_password")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "new_password")
 		_, err = a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{CurrentPassword: demoPassword, NewPassword: demoPassword}))
-		wantField(t, err, connect.CodeInvalidArgument, "new_password")
+		testkit.WantField(t, err, connect.CodeInvalidArgument, "new_password")
 
-		res := got(a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{CurrentPassword: demoPassword, NewPassword: newPassword}))).must(t)
+		res := testkit.Got(a.ID.ChangePassword(ctx, req(&identityv1.ChangePasswordRequest{CurrentPassword: demoPassword, NewPassword: newPassword}))).Must(t)
 		if res.EndedSessions != 1 {
 			t.Fatalf("ended %d sessions, want 1", res.EndedSessions)
 		}
-		eventually(t, "the other session's token to be refused", b.unauthenticated)
+		testkit.Eventually(t, "the other session's token to be refused", b.unauthenticated)
 		a.me(t) // the current session goes on
 
 		_, err = e.tryLogin(headLogin, demoPassword)
-		wantCode(t, err, connect.CodeUnauthenticated)
+		testkit.WantCode(t, err, connect.CodeUnauthenticated)
 		e.login(t, headLogin, newPassword)
 	})
 }
@@ -208,27 +209,27 @@ func TestDisabledStaff(t *testing.T) {
 		staff := e.demo(t, xnkStaffLogin)
 		staff.me(t)
 
-		u := got(admin.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: staff.User.Id}))).must(t).User
+		u := testkit.Got(admin.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: staff.User.Id}))).Must(t).User
 		if u.Status != identityv1.UserStatus_USER_STATUS_DISABLED {
 			t.Fatalf("status = %v", u.Status)
 		}
-		eventually(t, "the disabled user's token to be refused", staff.unauthenticated)
+		testkit.Eventually(t, "the disabled user's token to be refused", staff.unauthenticated)
 		_, err := staff.ID.Refresh(ctx, req(&identityv1.RefreshRequest{RefreshToken: staff.Tokens().RefreshToken}))
-		wantCode(t, err, connect.CodeUnauthenticated)
+		testkit.WantCode(t, err, connect.CodeUnauthenticated)
 
 		_, disabled := e.tryLogin(xnkStaffLogin, demoPassword)
 		_, wrong := e.tryLogin(xnkAdminLogin, "wrong-password-1")
-		if wantCode(t, disabled, connect.CodeUnauthenticated).Message() != wantCode(t, wrong, connect.CodeUnauthenticated).Message() {
+		if testkit.WantCode(t, disabled, connect.CodeUnauthenticated).Message() != testkit.WantCode(t, wrong, connect.CodeUnauthenticated).Message() {
 			t.Fatalf("disabled account answers %v, wrong password %v", disabled, wrong)
 		}
 
-		u = got(admin.Ent.EnableStaff(ctx, req(&identityv1.EnableStaffRequest{UserId: staff.User.Id}))).must(t).User
+		u = testkit.Got(admin.Ent.EnableStaff(ctx, req(&identityv1.EnableStaffRequest{UserId: staff.User.Id}))).Must(t).User
 		if u.Status != identityv1.UserStatus_USER_STATUS_ACTIVE {
 			t.Fatalf("status = %v", u.Status)
 		}
 		e.demo(t, xnkStaffLogin).me(t)
 
 		_, err = admin.Ent.DisableStaff(ctx, req(&identityv1.DisableStaffRequest{UserId: admin.User.Id}))
-		wantCode(t, err, connect.CodeFailedPrecondition)
+		testkit.WantCode(t, err, connect.CodeFailedPrecondition)
 	})
 }
