@@ -29,8 +29,27 @@ var (
 
 // Policies declares every procedure the server serves. A procedure missing
 // here is refused (PermissionDenied) for everyone; a test checks that every
-// procedure of every mounted service is declared.
-var Policies = map[string]Policy{
+// procedure of every mounted service is declared. Each capability keeps its
+// table in a file of its own (authz_<capability>.go).
+var Policies = mergePolicies(corePolicies, issuePolicies, clearancePolicies)
+
+// mergePolicies joins the capability tables; a procedure declared twice is
+// a programming error.
+func mergePolicies(tables ...map[string]Policy) map[string]Policy {
+	all := map[string]Policy{}
+	for _, t := range tables {
+		for proc, p := range t {
+			if _, dup := all[proc]; dup {
+				panic("server: procedure " + proc + " has two policies")
+			}
+			all[proc] = p
+		}
+	}
+	return all
+}
+
+// corePolicies: identity, audit, notifications and infrastructure.
+var corePolicies = map[string]Policy{
 	// Identity: sign-in and the caller's own account.
 	identityv1connect.IdentityServiceLoginProcedure:              {Public: true},
 	identityv1connect.IdentityServiceRefreshProcedure:            {Public: true},

@@ -116,6 +116,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		deliverer := notify.NewDeliverer(notify.Deps{DB: m.DB, Sender: m.Sender,
 			Live: live.NewPublisher(m.Redis, c.RedisPrefix), Sched: m.Scheduler, Log: m.Log})
 		deliverer.RegisterJobs()
+		m.registerIssueJobs()
+		m.registerClearanceJobs()
 		m.Relay = pipeline.NewRelay(m.DB, m.Redis, pcfg)
 		m.Worker = pipeline.NewWorker(m.Redis, m.Scheduler, pcfg, deliverer.Handle)
 	}
@@ -142,7 +144,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: "database", Check: m.DB.PingContext},
 			{Name: "redis", Check: func(ctx context.Context) error { return m.Redis.Ping(ctx).Err() }},
 		},
-		Services: []server.Service{
+		Services: append(append([]server.Service{
 			{Name: identityv1connect.IdentityServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 				return identityv1connect.NewIdentityServiceHandler(idSvc, o...)
 			}},
@@ -161,7 +163,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: notifyv1connect.NotifyAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 				return notifyv1connect.NewNotifyAdminServiceHandler(notifySvc, o...)
 			}},
-		},
+		}, m.issueServices()...), m.clearanceServices()...),
 	})
 	if err != nil {
 		return err

@@ -51,9 +51,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	streams := fs.Int("streams", 10_000, "idle WatchUpdates streams for the memory benchmark (needs Redis); 0 to skip")
 	fanout := fs.Int("fanout", 100_000, "device tokens for the notice fan-out benchmark; 0 to skip")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	only := fs.String("only", "", "run only these parts, comma-separated: stack, pipeline, streams, fanout, issues, clearance (default all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	want := func(part string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), part) }
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -81,6 +83,9 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		backends = append(backends, backend{"PostgreSQL + Redis", *pgURL, *redisURL})
 	}
 	for _, b := range backends {
+		if !want("stack") {
+			break
+		}
 		getMe, authPing, err := benchServer(ctx, log, b.db, b.redis, *dur, *conc)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: skipped: %v\n", b.name, err)
@@ -92,7 +97,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "on %s: authenticated ping %s (%.0f%%); GetMe %s (%.0f%%)\n", b.name,
 			authPing, 100*authPing.RPS/base.RPS, getMe, 100*getMe.RPS/base.RPS)
 	}
-	if *pgURL != "" && *redisURL != "" && *pipeRate > 0 {
+	if want("pipeline") && *pgURL != "" && *redisURL != "" && *pipeRate > 0 {
 		rawRate, rawP99, err := benchRawStream(ctx, *redisURL, 20_000)
 		if err != nil {
 			return fmt.Errorf("raw stream baseline: %w", err)
@@ -123,7 +128,7 @@ before the pipeline was, and "delivered/s" can only follow it.
 `, rawRate, rawP99.Round(time.Millisecond), pr.Events, pr.Rate, float64(pr.Events)/pr.Offering.Seconds(), pr.throughput(),
 			pr.P50.Round(time.Millisecond), pr.P99.Round(time.Millisecond), pr.Max.Round(time.Millisecond)))
 	}
-	if *streams > 0 && *redisURL != "" {
+	if want("streams") && *streams > 0 && *redisURL != "" {
 		sr, err := benchStreams(ctx, *redisURL, *streams)
 		if err != nil {
 			return fmt.Errorf("streams: %w", err)
@@ -146,7 +151,7 @@ Per stream: %.1f KiB of resident memory.
 `, sr.RSSBefore>>20, sr.HeapBefore/(1<<20), sr.Goroutines[0], sr.Streams, sr.RSSAfter>>20, sr.HeapAfter/(1<<20),
 			sr.Goroutines[1], per/1024))
 	}
-	if *fanout > 0 {
+	if want("fanout") && *fanout > 0 {
 		sdk, raw, topicReqs, err := benchFanout(ctx, *fanout)
 		if err != nil {
 			return fmt.Errorf("fan-out: %w", err)
@@ -167,11 +172,35 @@ SDK's JSON and HTTP work on one side and the fake's on the other, sharing two co
 `, *fanout, raw.Tokens, raw.Requests, raw.Took.Round(time.Millisecond), raw.rate(),
 			sdk.Tokens, sdk.Requests, sdk.Took.Round(time.Millisecond), sdk.rate(), topicReqs))
 	}
+	be := benchEnv{Log: log, PostgresURL: *pgURL, RedisURL: *redisURL, Stderr: stderr, Duration: *dur, Concurrency: *conc}
+	for _, c := range []struct {
+		name string
+		run  func(context.Context, benchEnv) ([]string, error)
+	}{{"issues", benchIssues}, {"clearance", benchClearance}} {
+		if !want(c.name) {
+			continue
+		}
+		sections, err := c.run(ctx, be)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		r.Sections = append(r.Sections, sections...)
+	}
 	if err := os.WriteFile(*out, []byte(r.markdown(base)), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
+}
+
+// benchEnv is what a capability's benchmarks are given. PostgresURL and
+// RedisURL are empty when those servers are to be skipped.
+type benchEnv struct {
+	Log                   *slog.Logger
+	PostgresURL, RedisURL string
+	Stderr                io.Writer
+	Duration              time.Duration
+	Concurrency           int
 }
 
 // loadResult is what one load run measured.

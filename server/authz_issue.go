@@ -1,0 +1,4 @@
+package server
+
+// issuePolicies: issues (vướng mắc), FAQ and their administration.
+var issuePolicies = map[string]Policy{}
