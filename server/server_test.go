@@ -29,6 +29,7 @@ import (
 	auditv1connect "hqconnect/gen/hqconnect/audit/v1/auditv1connect"
 	identityv1 "hqconnect/gen/hqconnect/identity/v1"
 	"hqconnect/gen/hqconnect/identity/v1/identityv1connect"
+	"hqconnect/gen/hqconnect/issue/v1/issuev1connect"
 	"hqconnect/gen/hqconnect/notify/v1/notifyv1connect"
 	"hqconnect/internal/auth"
 	"hqconnect/internal/errs"
@@ -412,6 +413,15 @@ func TestPoliciesCoverEveryProcedure(t *testing.T) {
 		}},
 		{Name: notifyv1connect.NotifyAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 			return notifyv1connect.NewNotifyAdminServiceHandler(notifyv1connect.UnimplementedNotifyAdminServiceHandler{}, o...)
+		}},
+		{Name: issuev1connect.IssueServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return issuev1connect.NewIssueServiceHandler(issuev1connect.UnimplementedIssueServiceHandler{}, o...)
+		}},
+		{Name: issuev1connect.FaqServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return issuev1connect.NewFaqServiceHandler(issuev1connect.UnimplementedFaqServiceHandler{}, o...)
+		}},
+		{Name: issuev1connect.IssueAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return issuev1connect.NewIssueAdminServiceHandler(issuev1connect.UnimplementedIssueAdminServiceHandler{}, o...)
 		}},
 	}
 	s, err := New(Config{}, Deps{Auth: testAuth{}, Services: services, Log: slog.New(slog.DiscardHandler)})
