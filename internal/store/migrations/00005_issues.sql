@@ -68,6 +68,7 @@ CREATE TABLE issues (
     unit_id            TEXT NOT NULL REFERENCES org_units (id),
     assignee_id        TEXT REFERENCES users (id),
     status             TEXT NOT NULL,        -- OPEN | ASSIGNED | WAITING_ENTERPRISE | PENDING_APPROVAL | ANSWERED | RESOLVED | REOPENED | CLOSED
+    resume_status      TEXT,                 -- WAITING_ENTERPRISE, PENDING_APPROVAL: the status to go back to (ASSIGNED | REOPENED)
     title              TEXT NOT NULL,
     body               TEXT NOT NULL,
     declaration_number TEXT NOT NULL DEFAULT '',
@@ -94,6 +95,8 @@ CREATE TABLE issues (
 CREATE INDEX issues_enterprise ON issues (enterprise_id, id);
 CREATE INDEX issues_queue ON issues (unit_id, status, due_time, id);
 CREATE INDEX issues_assignee ON issues (assignee_id, status);
+-- An officer's listing of a unit newest first.
+CREATE INDEX issues_unit_newest ON issues (unit_id, id);
 CREATE INDEX issues_sla_check ON issues (sla_next_check) WHERE sla_next_check IS NOT NULL;
 
 -- The thread: messages, information requests and state-change entries.
