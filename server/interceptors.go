@@ -306,17 +306,28 @@ func (s *Server) authorize(ctx context.Context, procedure string, header http.He
 	if !ok {
 		return ctx, errs.ErrUnauthenticated
 	}
-	p, err := s.auth.Authenticate(ctx, token)
+	// An API key (recognised by its prefix) names a system client; anything
+	// else is a user's access token, which never names one.
+	authn := s.auth
+	if auth.IsAPIKey(token) {
+		if s.apiKeys == nil {
+			return ctx, errs.ErrUnauthenticated
+		}
+		authn = s.apiKeys
+	}
+	p, err := authn.Authenticate(ctx, token)
 	if err != nil {
 		return ctx, err
 	}
-	if p == nil {
+	if p == nil || (p.Kind == auth.KindSystem) != auth.IsAPIKey(token) {
 		return ctx, errs.ErrUnauthenticated
 	}
 	if st := callStateFrom(ctx); st != nil {
 		st.userID = p.UserID
 	}
-	if len(policy.Kinds) > 0 && !slices.Contains(policy.Kinds, p.Kind) {
+	// Empty Kinds means any user kind: a system client may call only what
+	// names it.
+	if (len(policy.Kinds) > 0 || p.Kind == auth.KindSystem) && !slices.Contains(policy.Kinds, p.Kind) {
 		return ctx, errs.ErrPermissionDenied
 	}
 	if len(policy.Roles) > 0 && !p.HasAnyRole(policy.Roles...) {

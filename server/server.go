@@ -120,6 +120,10 @@ type Deps struct {
 	// Policies maps each procedure to who may call it; server.Policies when
 	// nil.
 	Policies map[string]Policy
+	// APIKeys, when set, authenticates system clients: a bearer token that
+	// starts with auth.APIKeyPrefix goes to it instead of Auth. Without it,
+	// keys are refused.
+	APIKeys Authenticator
 }
 
 // Procedures of the infrastructure services the server always mounts.
@@ -135,6 +139,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	auth     Authenticator
+	apiKeys  Authenticator
 	policies map[string]Policy
 	ready    []ReadyCheck
 	registry *prometheus.Registry
@@ -176,6 +181,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:         cfg,
 		log:         deps.Log,
 		auth:        deps.Auth,
+		apiKeys:     deps.APIKeys,
 		policies:    deps.Policies,
 		ready:       deps.Ready,
 		registry:    deps.Registry,

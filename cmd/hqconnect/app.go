@@ -164,6 +164,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 				return notifyv1connect.NewNotifyAdminServiceHandler(notifySvc, o...)
 			}},
 		}, m.issueServices()...), m.clearanceServices()...),
+		APIKeys: auth.NewAPIKeys(m.DB, auth.APIKeyConfig{}),
 	})
 	if err != nil {
 		return err

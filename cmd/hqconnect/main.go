@@ -5,6 +5,7 @@
 //	hqconnect migrate   apply database migrations and exit
 //	hqconnect seed      create data; --demo creates the demo organisation and accounts
 //	hqconnect keygen    print a new Ed25519 signing key (PEM) for JWT_KEY_FILE
+//	hqconnect apikey    create --name NAME: a system client's API key (printed once)
 //	hqconnect bench     measure the server beside a bare baseline (make bench)
 //	hqconnect fakefcm   a fake FCM server for staging (FCM_ENDPOINT=http://host:port)
 package main
@@ -37,6 +38,7 @@ commands:
   migrate   apply the embedded database migrations and exit
   seed      --demo --password P: create the demo organisation and accounts
   keygen    print a new Ed25519 private key (PEM) for JWT_KEY_FILE
+  apikey    create --name NAME: print a new API key for a system client (shown once)
   bench     measure the server beside a bare baseline; writes BENCHMARKS.md
   fakefcm   serve a fake FCM HTTP API for staging (point FCM_ENDPOINT at it)
 
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, rest, getenv, stderr)
 	case "seed":
 		return seed(ctx, rest, getenv, stdout, stderr)
+	case "apikey":
+		return apikey(ctx, rest, getenv, stdout, stderr)
 	case "fakefcm":
 		return fakeFCMCommand(ctx, rest, stderr)
 	case "bench":
