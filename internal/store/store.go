@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,12 @@ import (
 	_ "modernc.org/sqlite" // "sqlite" driver
 )
 
-//go:embed migrations/*.sql
+// Migrations common to both databases are in migrations/; the few whose SQL
+// must differ (full-text search) are in migrations/sqlite/ and
+// migrations/postgres/, numbered in the same sequence: each database runs the
+// common ones and its own, merged by version (see MigrationsFS).
+//
+//go:embed migrations/*.sql migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Dialect names the database engine.
@@ -176,7 +182,7 @@ func ping(ctx context.Context, db *sql.DB) error {
 
 // Migrate applies every embedded migration not applied yet.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
-	sub, err := fs.Sub(migrations, "migrations")
+	sub, err := MigrationsFS(db.Dialect)
 	if err != nil {
 		return err
 	}
@@ -198,6 +204,59 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// MigrationsFS returns the migrations dialect runs, as one flat directory:
+// the common files and the dialect's own. A file name in both is an error,
+// and goose refuses two files with one version, so a dialect-specific
+// migration takes a version of its own in the common sequence.
+func MigrationsFS(dialect Dialect) (fs.FS, error) {
+	return mergeFS(migrations, "migrations", "migrations/"+string(dialect))
+}
+
+// mergeFS flattens the files of dirs of fsys into one directory.
+func mergeFS(fsys fs.FS, dirs ...string) (fs.FS, error) {
+	m := flatFS{fsys: fsys, paths: map[string]string{}}
+	for _, dir := range dirs {
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
+			return nil, fmt.Errorf("read migrations in %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			if prev, dup := m.paths[e.Name()]; dup {
+				return nil, fmt.Errorf("migration %s is both %s and %s", e.Name(), prev, dir+"/"+e.Name())
+			}
+			m.paths[e.Name()] = dir + "/" + e.Name()
+			m.entries = append(m.entries, e)
+		}
+	}
+	slices.SortFunc(m.entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return m, nil
+}
+
+// flatFS serves files from several directories of fsys as one directory.
+type flatFS struct {
+	fsys    fs.FS
+	paths   map[string]string // name → path in fsys
+	entries []fs.DirEntry
+}
+
+func (f flatFS) Open(name string) (fs.File, error) {
+	p, ok := f.paths[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return f.fsys.Open(p)
+}
+
+func (f flatFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name != "." {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrNotExist}
+	}
+	return slices.Clone(f.entries), nil
 }
 
 // Queryer is what both *sql.DB and *sql.Tx offer, so read helpers work inside

@@ -4,6 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,4 +70,50 @@ func TestStore(t *testing.T) {
 			}
 		})
 	})
+}
+
+// Each database runs the common migrations and its own dialect's, merged
+// into one sequence; the other dialect's files stay out.
+func TestMigrationsFSMergesDialectFiles(t *testing.T) {
+	common, err := fs.Glob(os.DirFS("migrations"), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		dialect    store.Dialect
+		own, other string
+	}{
+		{store.SQLite, "USING fts5", "tsvector"},
+		{store.Postgres, "tsvector", "USING fts5"},
+	} {
+		t.Run(string(tc.dialect), func(t *testing.T) {
+			fsys, err := store.MigrationsFS(tc.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, err := fs.Glob(fsys, "*.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			own, err := fs.Glob(os.DirFS(filepath.Join("migrations", string(tc.dialect))), "*.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(slices.Clone(common), own...)
+			slices.Sort(want)
+			if !slices.Equal(names, want) {
+				t.Fatalf("migrations %q, want %q", names, want)
+			}
+			faq, err := fs.ReadFile(fsys, "00007_faq.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(faq), tc.own) || strings.Contains(string(faq), tc.other) {
+				t.Fatalf("00007_faq.sql is not the %s copy", tc.dialect)
+			}
+			if _, err := fsys.Open("sqlite/00007_faq.sql"); err == nil {
+				t.Fatal("a path into a dialect directory opened; the merged directory is flat")
+			}
+		})
+	}
 }
