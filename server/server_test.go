@@ -424,6 +424,7 @@ func TestPoliciesCoverEveryProcedure(t *testing.T) {
 			return issuev1connect.NewIssueAdminServiceHandler(issuev1connect.UnimplementedIssueAdminServiceHandler{}, o...)
 		}},
 	}
+	services = append(services, clearanceTestServices()...)
 	s, err := New(Config{}, Deps{Auth: testAuth{}, Services: services, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("New with server.Policies: %v", err)
