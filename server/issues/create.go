@@ -172,18 +172,9 @@ func (s *Service) ListCategories(ctx context.Context, req *connect.Request[issue
 	}
 	out := make([]*issuev1.Category, len(cats))
 	for i := range cats {
-		out[i] = categoryProto(&cats[i])
+		out[i] = catalog.ToProto(&cats[i])
 	}
 	return connect.NewResponse(&issuev1.ListCategoriesResponse{Categories: out}), nil
-}
-
-// categoryProto converts a category (until catalog.ToProto exists).
-func categoryProto(c *catalog.Category) *issuev1.Category {
-	return &issuev1.Category{
-		Id: c.ID, Code: c.Code, NameVi: c.NameVI, NameEn: c.NameEN, UnitId: c.UnitID, SlaHours: int32(c.SLAHours),
-		NeedsApproval: c.NeedsApproval, SignerRole: c.SignerRole, SignerUnitId: c.SignerUnitID,
-		AutoAssign: c.AutoAssign, AutoCloseDays: int32(c.AutoCloseDays), Active: c.Active,
-	}
 }
 
 // issueOut is r as v may see it, with its own attachments.
