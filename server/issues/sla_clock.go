@@ -132,10 +132,10 @@ func (c slaClock) rebase(old *calendar.Calendar, now time.Time) slaClock {
 	return c.pause(old, now).resume(now)
 }
 
-// slaStateOf says how a round stands at now. status is the status
+// slaRoundState says how a round stands at now. status is the status
 // (as stored); met is the stored outcome of the last stopped round, nil
 // while none was recorded.
-func slaStateOf(status string, c slaClock, met *bool, cal *calendar.Calendar, now time.Time) issuev1.SlaState {
+func slaRoundState(status string, c slaClock, met *bool, cal *calendar.Calendar, now time.Time) issuev1.SlaState {
 	switch status {
 	case "ANSWERED", "RESOLVED", "CLOSED":
 		switch {

@@ -196,7 +196,7 @@ func TestSLAState(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := slaStateOf(tt.status, tt.c, tt.met, slaCal, tt.now); got != tt.want {
+			if got := slaRoundState(tt.status, tt.c, tt.met, slaCal, tt.now); got != tt.want {
 				t.Errorf("state = %v, want %v", got, tt.want)
 			}
 			if got := tt.c.fractionAt(slaCal, tt.now); got != tt.frac {

@@ -84,10 +84,12 @@ CREATE TABLE issues (
     sla_next_check     TIMESTAMP,            -- when the next level is reached (NULL: none pending)
     sla_round          INTEGER NOT NULL DEFAULT 1,
     sla_met            BOOLEAN,              -- outcome of the last round: answered by due_time
+    sla_unit_id        TEXT REFERENCES org_units (id), -- whose calendar the clock counts on (NULL: unit_id)
     first_response_time    TIMESTAMP,
     first_response_minutes INTEGER,          -- business minutes from creation
     answer_time        TIMESTAMP,            -- last publication of an answer
     answer_minutes     INTEGER,              -- business minutes used by the last answered round
+    auto_close_time    TIMESTAMP,            -- ANSWERED: when it closes by itself without reaction
     resolution_count   INTEGER NOT NULL DEFAULT 0,
     close_time         TIMESTAMP,
     UNIQUE (enterprise_id, request_id)
@@ -98,6 +100,7 @@ CREATE INDEX issues_assignee ON issues (assignee_id, status);
 -- An officer's listing of a unit newest first.
 CREATE INDEX issues_unit_newest ON issues (unit_id, id);
 CREATE INDEX issues_sla_check ON issues (sla_next_check) WHERE sla_next_check IS NOT NULL;
+CREATE INDEX issues_auto_close ON issues (auto_close_time) WHERE status = 'ANSWERED';
 
 -- The thread: messages, information requests and state-change entries.
 CREATE TABLE issue_messages (
