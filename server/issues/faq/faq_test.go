@@ -364,7 +364,7 @@ func TestPublishRules(t *testing.T) {
 				{unit: "DEMOCK1TT", status: "PENDING_APPROVAL", answer: "PENDING_APPROVAL"},
 				{unit: "DEMOCK1TT", status: "REOPENED", answer: "PUBLISHED"},
 				{unit: "DEMOCK1TT", status: "ANSWERED", answer: "PENDING_APPROVAL"}, // no published answer
-				{unit: "DEMOCK1TT", status: "CLOSED"},                              // closed unanswered
+				{unit: "DEMOCK1TT", status: "CLOSED"},                               // closed unanswered
 			} {
 				_, err := officer.PublishFaq(ctx, req(newIssue(t, e, s)))
 				testkit.WantField(t, err, connect.CodeFailedPrecondition, "issue_id")
