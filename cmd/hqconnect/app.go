@@ -52,6 +52,9 @@ type Main struct {
 	Relay     *pipeline.Relay
 	Worker    *pipeline.Worker
 
+	// issue is the issue capability, built once (wire_issue.go).
+	issue *issueParts
+
 	ln net.Listener
 	// DemoAccounts is set when Open seeded the demo data.
 	DemoAccounts []identity.DemoAccount
@@ -116,7 +119,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		deliverer := notify.NewDeliverer(notify.Deps{DB: m.DB, Sender: m.Sender,
 			Live: live.NewPublisher(m.Redis, c.RedisPrefix), Sched: m.Scheduler, Log: m.Log})
 		deliverer.RegisterJobs()
-		m.registerIssueJobs()
+		if err = m.registerIssueJobs(); err != nil {
+			return err
+		}
 		m.registerClearanceJobs()
 		m.Relay = pipeline.NewRelay(m.DB, m.Redis, pcfg)
 		m.Worker = pipeline.NewWorker(m.Redis, m.Scheduler, pcfg, deliverer.Handle)
@@ -130,6 +135,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	notifySvc := service.New(service.Deps{DB: m.DB, Inbox: inbox.NewStore(m.DB), Devices: devices.NewStore(m.DB),
 		Prefs: prefs.NewStore(m.DB), Hub: m.Hub, Sender: m.Sender,
 		DeadLetters: service.PipelineDeadLetters(m.Redis, pcfg), Log: m.Log})
+	issueServices, err := m.issueServices()
+	if err != nil {
+		return err
+	}
 	m.Server, err = server.New(server.Config{
 		Addr:              c.Addr,
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
@@ -163,7 +172,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: notifyv1connect.NotifyAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 				return notifyv1connect.NewNotifyAdminServiceHandler(notifySvc, o...)
 			}},
-		}, m.issueServices()...), m.clearanceServices()...),
+		}, issueServices...), m.clearanceServices()...),
 		APIKeys: auth.NewAPIKeys(m.DB, auth.APIKeyConfig{}),
 	})
 	if err != nil {
@@ -231,6 +240,9 @@ func (m *Main) seedDemo(ctx context.Context, embeddedDB bool) error {
 	accounts, err := identity.SeedDemo(ctx, m.DB, m.Config.DemoPassword)
 	if err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
+	}
+	if err := seedCapabilitiesDemo(ctx, m.DB); err != nil {
+		return err
 	}
 	m.DemoAccounts = accounts
 	return nil

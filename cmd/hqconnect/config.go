@@ -17,6 +17,8 @@ type Config struct {
 	RedisURL    string
 	RedisPrefix string
 	VarDir      string
+	// BlobDir holds issue attachments; empty = <VarDir>/blobs.
+	BlobDir string
 
 	JWTKeyFiles []string
 	JWTIssuer   string
@@ -91,6 +93,8 @@ func registerFlags(fs *flag.FlagSet, c *Config, getenv func(string) string) (fin
 		"redis://host:6379/0, or with ?addr=… for a cluster; empty = in-process Redis (env REDIS_URL)")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", envOr(getenv, "hq:", "HQ_REDIS_PREFIX"), "prefix of every Redis key and channel (env HQ_REDIS_PREFIX)")
 	fs.StringVar(&c.VarDir, "var-dir", envOr(getenv, "var", "HQ_VAR_DIR"), "directory for development data: SQLite file, generated key (env HQ_VAR_DIR)")
+	fs.StringVar(&c.BlobDir, "blob-dir", envOr(getenv, "", "HQ_BLOB_DIR"),
+		"directory for attachments, shared by every instance (a network volume); empty = <var-dir>/blobs (env HQ_BLOB_DIR)")
 	fs.StringVar(&keyFiles, "jwt-key-file", envOr(getenv, "", "JWT_KEY_FILE"),
 		"PEM file(s) with Ed25519 or P-256 private keys, comma-separated; the last key signs, all verify; empty = generated under --var-dir (env JWT_KEY_FILE)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", envOr(getenv, "hqconnect", "HQ_JWT_ISSUER"), "access token issuer (env HQ_JWT_ISSUER)")

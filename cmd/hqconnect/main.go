@@ -212,6 +212,9 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
+	if err := seedCapabilitiesDemo(ctx, db); err != nil {
+		return err
+	}
 	enc := json.NewEncoder(stdout)
 	for _, a := range accounts {
 		if err := enc.Encode(a); err != nil {
