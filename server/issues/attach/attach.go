@@ -77,8 +77,10 @@ func (s *Store) WithLogger(l *slog.Logger) *Store {
 	return s
 }
 
-func chunkKey(id string, offset int64) string { return "uploads/" + id + "/" + strconv.FormatInt(offset, 10) }
-func finalKey(id string) string                { return "attachments/" + id }
+func chunkKey(id string, offset int64) string {
+	return "uploads/" + id + "/" + strconv.FormatInt(offset, 10)
+}
+func finalKey(id string) string { return "attachments/" + id }
 
 var errUploadNotFound = &errs.Error{Code: errs.NotFound, Field: "upload_id",
 	EN: "no upload of yours has this id; start a new upload without upload_id",
