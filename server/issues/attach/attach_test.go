@@ -329,6 +329,9 @@ func TestUploadRefusals(t *testing.T) {
 			{"cong-van.doc", "application/msword", ole, "application/msword"},
 			{"hang-hoa.csv", "application/vnd.ms-excel", []byte("ma_hs,ten\n0101,ngựa\n"), "text/csv; charset=utf-8"},
 			{"anh.png", "image/png", png, "image/png"},
+			{"anh.JPG", "image/jpg", append([]byte("\xFF\xD8\xFF\xE0\x00\x10JFIF"), make([]byte, 50)...), "image/jpeg"},
+			{"anh.gif", "", append([]byte("GIF89a"), make([]byte, 50)...), "image/gif"},
+			{"anh.webp", "image/webp", append([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), make([]byte, 50)...), "image/webp"},
 			{"ho-so.zip", "application/x-zip-compressed", zipOf(t, "a.txt"), "application/zip"},
 		} {
 			t.Run("accepts "+tc.name, func(t *testing.T) {
@@ -614,6 +617,36 @@ func TestSweepJobRunsOnceAndReschedules(t *testing.T) {
 		fx.store.RegisterJobs(e.Scheduler)
 		if j, _, _ := e.Scheduler.Get(ctx, attach.SweepKey); !j.Due.After(time.Now().Add(50 * time.Minute)) {
 			t.Fatalf("re-registering moved the sweep to %v", j.Due)
+		}
+	})
+}
+
+// An upload whose last chunk was stored and counted but whose assembly never
+// ran (the instance died) is assembled by the next request about it.
+func TestInterruptedAssemblyIsFinishedByTheNextRequest(t *testing.T) {
+	stack.RunDB(t, mount, func(t *testing.T, e *stack.Env) {
+		fx := fix(t, e)
+		c := clientOf(e.Login(t, stack.XnkStaff))
+		data := pdf(2500)
+		id := testkit.Got(c.UploadAttachment(ctx, connect.NewRequest(&issuev1.UploadAttachmentRequest{
+			FileName: "a.pdf", TotalBytes: 2500, Data: data[:1000]}))).Must(t).UploadId
+		bs, err := blob.NewDir(fx.blobDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bs.Put(ctx, "uploads/"+id+"/1000", bytes.NewReader(data[1000:])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.DB.ExecContext(ctx, `UPDATE issue_attachments SET received_bytes = 2500 WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		r := testkit.Got(c.UploadAttachment(ctx, connect.NewRequest(&issuev1.UploadAttachmentRequest{UploadId: id}))).Must(t)
+		sum := sha256.Sum256(data)
+		if r.ReceivedBytes != 2500 || r.Attachment.GetSha256() != hex.EncodeToString(sum[:]) {
+			t.Fatalf("probe after an interrupted assembly: %v", r)
+		}
+		if files := blobFiles(t, fx.blobDir); len(files) != 1 || files[0] != "attachments/"+id {
+			t.Fatalf("blobs: %v", files)
 		}
 	})
 }
