@@ -37,9 +37,6 @@ type Deps struct {
 
 // Service implements IssueService.
 type Service struct {
-	// Embedded while the service is being built; removed once every RPC is.
-	issuev1connect.UnimplementedIssueServiceHandler
-
 	db     *store.DB
 	sched  *scheduler.Scheduler
 	cat    *catalog.Catalog
