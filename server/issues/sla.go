@@ -139,12 +139,12 @@ func (s *Service) slaStart(ctx context.Context, tx *sql.Tx, issueID string, now 
 	if r.AnswerTime.Valid {
 		round++
 	}
-	r.Clock = slaClock{Budget: cat.SLAMinutes, Running: now}
+	r.Clock = slaClock{Budget: cat.SLAMinutes}.resume(now)
 	r.ClockUnitID = r.UnitID
 	_, err = tx.ExecContext(ctx, `UPDATE issues SET sla_minutes = $1, sla_used_minutes = 0, sla_running_since = $2,
 		due_time = $3, sla_level = 0, sla_next_check = $4, sla_round = $5, sla_met = NULL, sla_unit_id = $6,
 		auto_close_time = NULL WHERE id = $7`,
-		r.Clock.Budget, now.UTC(), nullTime(r.Clock.deadline(cal)), nullTime(r.Clock.nextCheck(cal, slaLevelNone)),
+		r.Clock.Budget, r.Clock.Running.UTC(), nullTime(r.Clock.deadline(cal)), nullTime(r.Clock.nextCheck(cal, slaLevelNone)),
 		round, r.UnitID, r.ID)
 	if err != nil {
 		return fmt.Errorf("start SLA: %w", err)

@@ -112,13 +112,16 @@ func (c slaClock) pause(cal *calendar.Calendar, now time.Time) slaClock {
 	return c
 }
 
-// resume starts the clock again at now. Resuming a running clock changes
-// nothing.
+// resume starts the clock again at now, counted from the start of now's
+// minute: the clock counts whole business minutes, and a start a few seconds
+// into 07:30 must not push an 8-hour deadline from 17:00 to the next
+// morning. (Flooring moves the deadline earlier, never later, than the
+// exact arithmetic.) Resuming a running clock changes nothing.
 func (c slaClock) resume(now time.Time) slaClock {
 	if c.running() {
 		return c
 	}
-	c.Running = now
+	c.Running = now.Truncate(time.Minute)
 	return c
 }
 

@@ -153,6 +153,16 @@ func TestSLAPauseResume(t *testing.T) {
 	}
 }
 
+func TestSLAResumeCountsFromTheMinute(t *testing.T) {
+	c := slaClock{Budget: 480}.resume(vn(2026, 3, 2, 7, 30).Add(6*time.Millisecond + 40*time.Second))
+	if !c.Running.Equal(vn(2026, 3, 2, 7, 30)) {
+		t.Fatalf("running since %v", c.Running)
+	}
+	if got, want := c.deadline(slaCal), vn(2026, 3, 2, 17, 0); !got.Equal(want) {
+		t.Fatalf("deadline %v, want %v (not the next morning)", got, want)
+	}
+}
+
 func TestSLARebase(t *testing.T) {
 	// The new unit works 07:00–15:00 without lunch.
 	other, err := calendar.New(slaCal.Location, []calendar.Span{{Start: 7 * 60, End: 15 * 60}}, calendar.VietnamHolidays())
