@@ -239,6 +239,13 @@ func (s *Store) chunk(ctx context.Context, a *row, req *issuev1.UploadAttachment
 			if a, err = s.load(ctx, a.OwnerID, a.ID); err != nil {
 				return nil, err
 			}
+			if a.Complete {
+				// Our copy may have landed after the assembly deleted the
+				// chunks; nothing needs it now.
+				if err := s.blobs.Delete(ctx, chunkKey(a.ID, req.Offset)); err != nil {
+					s.log.Warn("attach: delete late chunk", "upload_id", a.ID, "offset", req.Offset, "err", err)
+				}
+			}
 			return s.ack(ctx, a)
 		}
 		a.Received += n
