@@ -47,16 +47,34 @@ func (r *slaRow) working() bool {
 // stopped reports whether the round ended with an answer.
 func (r *slaRow) stopped() bool { return r.Met.Valid && !r.Clock.running() }
 
+// slaCols are the columns scanSLA reads.
+const slaCols = `SELECT id, number, title, enterprise_id, category_id, COALESCE(assignee_id, ''), status,
+	unit_id, COALESCE(sla_unit_id, unit_id), sla_minutes, sla_used_minutes, sla_running_since, due_time,
+	sla_next_check, answer_time, auto_close_time, sla_level, sla_round, sla_met
+	FROM issues WHERE id = $1`
+
 // loadSLA reads the SLA columns of issue id through q; store.ErrNoRows when
 // there is none.
 func loadSLA(ctx context.Context, q store.Queryer, id string) (*slaRow, error) {
+	return scanSLA(q.QueryRowContext(ctx, slaCols, id))
+}
+
+// lockSLA is loadSLA inside tx, holding the row until the transaction ends
+// (PostgreSQL; SQLite transactions hold the database's write lock from
+// BEGIN already).
+func lockSLA(ctx context.Context, tx *sql.Tx, d store.Dialect, id string) (*slaRow, error) {
+	query := slaCols
+	if d == store.Postgres {
+		query += ` FOR UPDATE`
+	}
+	return scanSLA(tx.QueryRowContext(ctx, query, id))
+}
+
+func scanSLA(row *sql.Row) (*slaRow, error) {
 	var r slaRow
 	var status string
 	var running sql.NullTime
-	err := q.QueryRowContext(ctx, `SELECT id, number, title, enterprise_id, category_id, COALESCE(assignee_id, ''), status,
-		unit_id, COALESCE(sla_unit_id, unit_id), sla_minutes, sla_used_minutes, sla_running_since, due_time,
-		sla_next_check, answer_time, auto_close_time, sla_level, sla_round, sla_met
-		FROM issues WHERE id = $1`, id).Scan(
+	err := row.Scan(
 		&r.ID, &r.Number, &r.Title, &r.EnterpriseID, &r.CategoryID, &r.AssigneeID, &status,
 		&r.UnitID, &r.ClockUnitID, &r.Clock.Budget, &r.Clock.Used, &running, &r.Due,
 		&r.NextCheck, &r.AnswerTime, &r.AutoCloseTime, &r.Level, &r.Round, &r.Met)

@@ -113,54 +113,72 @@ func (s *Service) runSLA(ctx context.Context, sched *scheduler.Scheduler, issueI
 }
 
 // raiseSLALevel fires the issue's next SLA level if it is due, and returns
-// when the level after it is due (zero when nothing is pending). A run that
-// finds the issue paused, answered, closed or already raised by another run
-// changes nothing.
+// when the level after it is due (zero when nothing is pending). The row is
+// read locked in the transaction that raises the level, and the raise is
+// conditional on the level read, so of two runs at once (two instances, a
+// replayed job, the sweep) exactly one fires it. A run that finds the issue
+// paused, answered, closed or already raised changes nothing.
 func (s *Service) raiseSLALevel(ctx context.Context, issueID string) (time.Time, error) {
-	r, err := loadSLA(ctx, s.db, issueID)
+	// The calendar is read before the transaction: reading it inside would
+	// hold one pooled connection while waiting for another.
+	pre, err := loadSLA(ctx, s.db, issueID)
 	if store.IsNoRows(err) {
 		return time.Time{}, nil
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("run SLA job: %w", err)
 	}
-	if !r.NextCheck.Valid {
+	if !pre.NextCheck.Valid {
 		return time.Time{}, nil
 	}
-	if !r.working() || !r.Clock.running() || r.Level >= slaLevelDirector {
-		// Nothing can fire: forget the stale check so the sweep stops
-		// finding it (only if the row is still as read).
-		_, err := s.db.ExecContext(ctx, `UPDATE issues SET sla_next_check = NULL
-			WHERE id = $1 AND status = $2 AND sla_level = $3 AND sla_round = $4`,
-			r.ID, string(r.Status), r.Level, r.Round)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("clear a stale SLA check: %w", err)
-		}
-		return time.Time{}, nil
-	}
-	now := s.now()
-	if now.Before(r.NextCheck.Time) {
-		return r.NextCheck.Time, nil
-	}
-	cal, err := s.slaCalendar(ctx, r.ClockUnitID)
+	cal, err := s.slaCalendar(ctx, pre.ClockUnitID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("run SLA job: %w", err)
 	}
-	level := r.Level + 1
-	next := r.Clock.nextCheck(cal, level)
-	won := false
+	var next time.Time
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		r, err := lockSLA(ctx, tx, s.db.Dialect, issueID)
+		if store.IsNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !r.NextCheck.Valid {
+			return nil
+		}
+		if r.ClockUnitID != pre.ClockUnitID {
+			// Transferred meanwhile: run again with the new unit's calendar.
+			next = s.now()
+			return nil
+		}
+		if !r.working() || !r.Clock.running() || r.Level >= slaLevelDirector {
+			// Nothing can fire: forget the stale check so the sweep stops
+			// finding it.
+			if _, err := tx.ExecContext(ctx, `UPDATE issues SET sla_next_check = NULL WHERE id = $1`, r.ID); err != nil {
+				return fmt.Errorf("clear a stale SLA check: %w", err)
+			}
+			return nil
+		}
+		now := s.now()
+		if now.Before(r.NextCheck.Time) {
+			next = r.NextCheck.Time
+			return nil
+		}
+		level := r.Level + 1
+		after := r.Clock.nextCheck(cal, level)
 		res, err := tx.ExecContext(ctx, `UPDATE issues SET sla_level = $1, sla_next_check = $2
 			WHERE id = $3 AND sla_level = $4 AND sla_round = $5 AND sla_running_since IS NOT NULL
 			AND status IN ('OPEN', 'ASSIGNED', 'PENDING_APPROVAL', 'REOPENED')`,
-			level, nullTime(next), r.ID, r.Level, r.Round)
+			level, nullTime(after), r.ID, r.Level, r.Round)
 		if err != nil {
 			return fmt.Errorf("raise SLA level: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return err // another run raised it, or the issue changed
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("raise SLA level: %w", err)
+		} else if n != 1 {
+			return nil // another run raised it first
 		}
-		won = true
 		ev, err := s.slaLevelEvent(ctx, tx, r, level, cal, now)
 		if err != nil {
 			return err
@@ -168,15 +186,16 @@ func (s *Service) raiseSLALevel(ctx context.Context, issueID string) (time.Time,
 		if _, err := outbox.Add(ctx, tx, ev); err != nil {
 			return fmt.Errorf("raise SLA level: %w", err)
 		}
-		return audit.Record(ctx, tx, ev.Kind, "issue", r.ID, map[string]any{
+		if err := audit.Record(ctx, tx, ev.Kind, "issue", r.ID, map[string]any{
 			"level": level, "percent": slaLevelPercent[level], "round": r.Round, "unit_id": r.UnitID,
-		})
+		}); err != nil {
+			return err
+		}
+		next = after
+		return nil
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("run SLA job: %w", err)
-	}
-	if !won {
-		return time.Time{}, nil
 	}
 	return next, nil
 }
