@@ -1,6 +1,7 @@
 package issues
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -253,6 +254,21 @@ func TestAutoCloseAt(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := autoCloseAt(slaCal, tt.answered, tt.days); !got.Equal(tt.want) {
 				t.Fatalf("autoCloseAt = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// The deadline and level instants are computed on every transition and job
+// run; the largest budget a category allows (2,000 business hours, about a
+// year of working days) walks the most days.
+func BenchmarkSLADeadline(b *testing.B) {
+	for _, hours := range []int64{8, 40, 2000} {
+		c := slaClock{Budget: hours * 60, Used: 30, Running: vn(2026, 2, 10, 9, 17)}
+		b.Run(fmt.Sprintf("%dh", hours), func(b *testing.B) {
+			for b.Loop() {
+				_ = c.deadline(slaCal)
+				_ = c.nextCheck(slaCal, slaLevelNone)
 			}
 		})
 	}
