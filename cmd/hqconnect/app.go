@@ -119,7 +119,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		deliverer := notify.NewDeliverer(notify.Deps{DB: m.DB, Sender: m.Sender,
 			Live: live.NewPublisher(m.Redis, c.RedisPrefix), Sched: m.Scheduler, Log: m.Log})
 		deliverer.RegisterJobs()
-		if err = m.registerIssueJobs(); err != nil {
+		if err = m.registerIssueJobs(ctx); err != nil {
 			return err
 		}
 		m.registerClearanceJobs()
@@ -135,7 +135,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	notifySvc := service.New(service.Deps{DB: m.DB, Inbox: inbox.NewStore(m.DB), Devices: devices.NewStore(m.DB),
 		Prefs: prefs.NewStore(m.DB), Hub: m.Hub, Sender: m.Sender,
 		DeadLetters: service.PipelineDeadLetters(m.Redis, pcfg), Log: m.Log})
-	issueServices, err := m.issueServices()
+	issueServices, err := m.issueServices(ctx)
 	if err != nil {
 		return err
 	}

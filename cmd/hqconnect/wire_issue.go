@@ -26,7 +26,7 @@ type issueParts struct {
 
 // issueCapability builds the issue capability once; serve and worker
 // processes both need it (handlers, jobs).
-func (m *Main) issueCapability() (*issueParts, error) {
+func (m *Main) issueCapability(ctx context.Context) (*issueParts, error) {
 	if m.issue != nil {
 		return m.issue, nil
 	}
@@ -41,16 +41,21 @@ func (m *Main) issueCapability() (*issueParts, error) {
 		return nil, fmt.Errorf("attachment store: %w", err)
 	}
 	p := &issueParts{catalog: catalog.New(m.DB, nil)}
-	p.attach = attach.New(m.DB, blobs, nil)
+	p.attach = attach.New(m.DB, blobs, nil).WithLogger(m.Log)
 	p.svc = issues.New(issues.Deps{DB: m.DB, Scheduler: m.Scheduler, Catalog: p.catalog, Attachments: p.attach, Log: m.Log})
+	// The holidays and make-up days of the built-in years, for the admin to
+	// see and edit (idempotent; instances may race).
+	if err := catalog.SeedCalendar(ctx, m.DB); err != nil {
+		return nil, fmt.Errorf("seed the working calendar: %w", err)
+	}
 	m.issue = p
 	return p, nil
 }
 
 // issueServices builds the issue capability's handlers (IssueService,
 // FaqService, IssueAdminService).
-func (m *Main) issueServices() ([]server.Service, error) {
-	p, err := m.issueCapability()
+func (m *Main) issueServices(ctx context.Context) ([]server.Service, error) {
+	p, err := m.issueCapability(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -67,8 +72,8 @@ func (m *Main) issueServices() ([]server.Service, error) {
 // registerIssueJobs registers the issue capability's scheduler jobs (SLA
 // warnings and escalations, automatic closing, the upload sweep) in a worker
 // process.
-func (m *Main) registerIssueJobs() error {
-	p, err := m.issueCapability()
+func (m *Main) registerIssueJobs(ctx context.Context) error {
+	p, err := m.issueCapability(ctx)
 	if err != nil {
 		return err
 	}
