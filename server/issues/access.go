@@ -229,7 +229,7 @@ func (s *Service) visibleIssue(ctx context.Context, q store.Queryer, v *viewer, 
 	return r, cat, nil
 }
 
-// mustRole is a PermissionDenied for someone who sees the issue but may not
+// errMay is a PermissionDenied for someone who sees the issue but may not
 // do this to it.
 func errMay(en, vi string) *errs.Error { return errs.New(errs.PermissionDenied, en, vi) }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +78,7 @@ func (c cursor) token() string {
 	if c.sort == issuev1.IssueSort_ISSUE_SORT_NEWEST {
 		s = "n:" + c.id
 	} else if c.hasDue {
-		s = "d:" + strconv.FormatInt(c.due.UnixMicro(), 10) + ":" + c.id
+		s = "d:" + strconv.FormatInt(c.due.UnixNano(), 10) + ":" + c.id
 	} else {
 		s = "d:-:" + c.id
 	}
@@ -104,11 +105,11 @@ func parseCursor(token string, sort issuev1.IssueSort) (*cursor, error) {
 	case sort == issuev1.IssueSort_ISSUE_SORT_DEADLINE && len(parts) == 3 && parts[0] == "d":
 		c.id = parts[2]
 		if parts[1] != "-" {
-			us, err := strconv.ParseInt(parts[1], 10, 64)
+			ns, err := strconv.ParseInt(parts[1], 10, 64)
 			if err != nil {
 				return nil, errPageToken
 			}
-			c.hasDue, c.due = true, time.UnixMicro(us).UTC()
+			c.hasDue, c.due = true, time.Unix(0, ns).UTC()
 		}
 	default:
 		return nil, errPageToken
@@ -287,20 +288,32 @@ func (s *Service) listFilter(v *viewer, m *issuev1.ListIssuesRequest) (*listFilt
 	return f, false, nil
 }
 
+// runningStatuses are those with a running deadline (due_time is set only
+// while the clock runs).
+var runningStatuses = []Status{StatusOpen, StatusAssigned, StatusPendingApproval, StatusReopened}
+
 // listIssues returns up to f.size+1 issues in the listing's order.
 func (s *Service) listIssues(ctx context.Context, f *listFilter) ([]*issueRow, error) {
 	statuses := f.statuses
 	if len(statuses) == 0 {
 		statuses = allStatuses
 	}
+	if f.overdue || f.dueWithin > 0 {
+		statuses = slices.DeleteFunc(slices.Clone(statuses), func(st Status) bool { return !slices.Contains(runningStatuses, st) })
+		if len(statuses) == 0 {
+			return nil, nil
+		}
+	}
 	q := &query{}
 	var sql string
+	scopes := len(f.units)
+	if f.units == nil {
+		scopes = 1 // every unit: the issues_status_due index
+	}
 	switch {
-	case f.enterpriseID == "" && f.units != nil && f.sort == issuev1.IssueSort_ISSUE_SORT_DEADLINE &&
-		len(f.units)*len(statuses) <= maxPairs:
+	case f.enterpriseID == "" && f.sort == issuev1.IssueSort_ISSUE_SORT_DEADLINE && scopes*len(statuses) <= maxPairs:
 		sql = f.deadlinePairs(q, statuses)
-	case f.enterpriseID == "" && f.units != nil && f.sort == issuev1.IssueSort_ISSUE_SORT_NEWEST &&
-		len(f.units) <= maxPairs:
+	case f.enterpriseID == "" && f.units != nil && f.sort == issuev1.IssueSort_ISSUE_SORT_NEWEST && len(f.units) <= maxPairs:
 		sql = f.newestUnits(q)
 	default:
 		sql = f.plain(q)
@@ -350,9 +363,16 @@ func (f *listFilter) deadlinePairs(q *query, statuses []Status) string {
 	limit := strconv.Itoa(f.size + 1)
 	dueOnly := f.overdue || f.dueWithin > 0
 	var parts []string
-	for _, u := range f.units {
+	units := f.units
+	if units == nil {
+		units = []string{""} // every unit
+	}
+	for _, u := range units {
 		for _, st := range statuses {
-			base := "SELECT i.id FROM issues i WHERE i.unit_id = " + q.arg(u) + " AND i.status = " + q.arg(string(st))
+			base := "SELECT i.id FROM issues i WHERE i.status = " + q.arg(string(st))
+			if u != "" {
+				base += " AND i.unit_id = " + q.arg(u)
+			}
 			extra := f.extra(q)
 			// Rows with a deadline, in index order after the cursor.
 			if f.after == nil || f.after.hasDue {

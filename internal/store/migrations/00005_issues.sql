@@ -99,6 +99,8 @@ CREATE INDEX issues_queue ON issues (unit_id, status, due_time, id);
 CREATE INDEX issues_assignee ON issues (assignee_id, status);
 -- An officer's listing of a unit newest first.
 CREATE INDEX issues_unit_newest ON issues (unit_id, id);
+-- The director's queue over every unit, deadline first.
+CREATE INDEX issues_status_due ON issues (status, due_time, id);
 CREATE INDEX issues_sla_check ON issues (sla_next_check) WHERE sla_next_check IS NOT NULL;
 CREATE INDEX issues_auto_close ON issues (auto_close_time) WHERE status = 'ANSWERED';
 
