@@ -110,11 +110,12 @@ func categorySLA(ctx context.Context, q store.Queryer, id string) (slaCategory, 
 }
 
 // slaCalendar is the working calendar of unit.
-func (s *Service) slaCalendar(ctx context.Context, unitID string) (*calendar.Calendar, error) {
+// q is the caller's transaction, if any (see catalog.CalendarIn).
+func (s *Service) slaCalendar(ctx context.Context, q store.Queryer, unitID string) (*calendar.Calendar, error) {
 	if s.cat == nil {
 		return calendar.Default(), nil
 	}
-	cal, err := s.cat.Calendar(ctx, unitID)
+	cal, err := s.cat.CalendarIn(ctx, q, unitID)
 	if err != nil {
 		return nil, fmt.Errorf("read the working calendar: %w", err)
 	}
@@ -149,7 +150,7 @@ func (s *Service) slaStart(ctx context.Context, tx *sql.Tx, issueID string, now 
 	if err != nil {
 		return fmt.Errorf("start SLA: %w", err)
 	}
-	cal, err := s.slaCalendar(ctx, r.UnitID)
+	cal, err := s.slaCalendar(ctx, tx, r.UnitID)
 	if err != nil {
 		return fmt.Errorf("start SLA: %w", err)
 	}
@@ -180,7 +181,7 @@ func (s *Service) slaPause(ctx context.Context, tx *sql.Tx, issueID string, now 
 	if !r.Clock.running() {
 		return nil
 	}
-	cal, err := s.slaCalendar(ctx, r.ClockUnitID)
+	cal, err := s.slaCalendar(ctx, tx, r.ClockUnitID)
 	if err != nil {
 		return fmt.Errorf("pause SLA: %w", err)
 	}
@@ -202,7 +203,7 @@ func (s *Service) slaResume(ctx context.Context, tx *sql.Tx, issueID string, now
 	if r.Clock.running() || r.stopped() {
 		return nil
 	}
-	cal, err := s.slaCalendar(ctx, r.UnitID)
+	cal, err := s.slaCalendar(ctx, tx, r.UnitID)
 	if err != nil {
 		return fmt.Errorf("resume SLA: %w", err)
 	}
@@ -226,7 +227,7 @@ func (s *Service) slaStop(ctx context.Context, tx *sql.Tx, issueID string, now t
 	if r.stopped() {
 		return nil
 	}
-	cal, err := s.slaCalendar(ctx, r.ClockUnitID)
+	cal, err := s.slaCalendar(ctx, tx, r.ClockUnitID)
 	if err != nil {
 		return fmt.Errorf("stop SLA: %w", err)
 	}
@@ -241,7 +242,7 @@ func (s *Service) slaStop(ctx context.Context, tx *sql.Tx, issueID string, now t
 	}
 	unitCal := cal
 	if r.UnitID != r.ClockUnitID {
-		if unitCal, err = s.slaCalendar(ctx, r.UnitID); err != nil {
+		if unitCal, err = s.slaCalendar(ctx, tx, r.UnitID); err != nil {
 			return fmt.Errorf("stop SLA: %w", err)
 		}
 	}
@@ -265,7 +266,7 @@ func (s *Service) slaCancel(ctx context.Context, tx *sql.Tx, issueID string, now
 	if !r.Clock.running() && !r.NextCheck.Valid {
 		return nil
 	}
-	cal, err := s.slaCalendar(ctx, r.ClockUnitID)
+	cal, err := s.slaCalendar(ctx, tx, r.ClockUnitID)
 	if err != nil {
 		return fmt.Errorf("cancel SLA: %w", err)
 	}
@@ -295,11 +296,11 @@ func (s *Service) slaRecalc(ctx context.Context, tx *sql.Tx, issueID string, now
 		}
 		return nil
 	}
-	oldCal, err := s.slaCalendar(ctx, r.ClockUnitID)
+	oldCal, err := s.slaCalendar(ctx, tx, r.ClockUnitID)
 	if err != nil {
 		return fmt.Errorf("recompute SLA: %w", err)
 	}
-	newCal, err := s.slaCalendar(ctx, r.UnitID)
+	newCal, err := s.slaCalendar(ctx, tx, r.UnitID)
 	if err != nil {
 		return fmt.Errorf("recompute SLA: %w", err)
 	}

@@ -131,7 +131,7 @@ func (s *Service) raiseSLALevel(ctx context.Context, issueID string) (time.Time,
 	if !pre.NextCheck.Valid {
 		return time.Time{}, nil
 	}
-	cal, err := s.slaCalendar(ctx, pre.ClockUnitID)
+	cal, err := s.slaCalendar(ctx, s.db, pre.ClockUnitID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("run SLA job: %w", err)
 	}

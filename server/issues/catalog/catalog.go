@@ -195,6 +195,13 @@ func unitInForce(ctx context.Context, q store.Queryer, id string, now time.Time)
 // for CacheTTL): callers must not modify it. An unknown unit (or "") gets
 // the default hours.
 func (c *Catalog) Calendar(ctx context.Context, unitID string) (*calendar.Calendar, error) {
+	return c.CalendarIn(ctx, c.db, unitID)
+}
+
+// CalendarIn is Calendar reading through q on a cache miss: inside a write
+// transaction pass the transaction, so that on SQLite the read does not
+// wait for a second connection from a pool the writers may have exhausted.
+func (c *Catalog) CalendarIn(ctx context.Context, q store.Queryer, unitID string) (*calendar.Calendar, error) {
 	c.mu.Lock()
 	if e, ok := c.cals[unitID]; ok && time.Since(e.at) < CacheTTL {
 		c.mu.Unlock()
@@ -203,11 +210,11 @@ func (c *Catalog) Calendar(ctx context.Context, unitID string) (*calendar.Calend
 	gen := c.gen
 	c.mu.Unlock()
 
-	holidays, err := c.holidayList(ctx)
+	holidays, err := c.holidayList(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	hours, _, err := workingHours(ctx, c.db, unitID)
+	hours, _, err := workingHours(ctx, q, unitID)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +231,7 @@ func (c *Catalog) Calendar(ctx context.Context, unitID string) (*calendar.Calend
 }
 
 // holidayList is the calendar data shared by every unit, cached.
-func (c *Catalog) holidayList(ctx context.Context) ([]calendar.Holiday, error) {
+func (c *Catalog) holidayList(ctx context.Context, q store.Queryer) ([]calendar.Holiday, error) {
 	c.mu.Lock()
 	if h := c.holidays; h != nil && time.Since(h.at) < CacheTTL {
 		c.mu.Unlock()
@@ -232,7 +239,7 @@ func (c *Catalog) holidayList(ctx context.Context) ([]calendar.Holiday, error) {
 	}
 	gen := c.gen
 	c.mu.Unlock()
-	list, err := loadHolidays(ctx, c.db)
+	list, err := loadHolidays(ctx, q)
 	if err != nil {
 		return nil, err
 	}
