@@ -318,8 +318,9 @@ func (s *Service) ListDeclarations(ctx context.Context, req *connect.Request[cle
 			return nil, err
 		}
 		args = append(args, c.time, c.number)
-		where = append(where, fmt.Sprintf("(d.register_time < $%d OR (d.register_time = $%d AND d.number < $%d))",
-			len(args)-1, len(args)-1, len(args)))
+		// A row comparison: both databases use it as a range on the
+		// (…, register_time, number) indexes.
+		where = append(where, fmt.Sprintf("(d.register_time, d.number) < ($%d, $%d)", len(args)-1, len(args)))
 	}
 	res := &clearancev1.ListDeclarationsResponse{}
 	if empty {
