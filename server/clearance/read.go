@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	clearancev1 "hqconnect/gen/hqconnect/clearance/v1"
@@ -331,6 +332,13 @@ func (s *Service) ListDeclarations(ctx context.Context, req *connect.Request[cle
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += fmt.Sprintf(" ORDER BY d.register_time DESC, d.number DESC LIMIT %d", size+1)
+	if s.db.Dialect == store.Postgres {
+		// Not a cached prepared statement: after a few runs PostgreSQL would
+		// give it a generic plan, which for an enterprise or branch with many
+		// declarations reads and sorts all of them instead of walking the
+		// index. An unnamed statement is planned for its values every time.
+		args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list declarations: %w", err)
