@@ -14,6 +14,7 @@ import (
 	"hqconnect/server/issues"
 	"hqconnect/server/issues/attach"
 	"hqconnect/server/issues/catalog"
+	"hqconnect/server/issues/faq"
 )
 
 // issueParts is the issue capability: the category and calendar catalog,
@@ -22,6 +23,7 @@ type issueParts struct {
 	catalog *catalog.Catalog
 	attach  *attach.Store
 	svc     *issues.Service
+	faq     *faq.Service
 }
 
 // issueCapability builds the issue capability once; serve and worker
@@ -42,6 +44,7 @@ func (m *Main) issueCapability(ctx context.Context) (*issueParts, error) {
 	}
 	p := &issueParts{catalog: catalog.New(m.DB, nil)}
 	p.attach = attach.New(m.DB, blobs, nil).WithLogger(m.Log)
+	p.faq = faq.New(faq.Deps{DB: m.DB, Log: m.Log})
 	p.svc = issues.New(issues.Deps{DB: m.DB, Scheduler: m.Scheduler, Catalog: p.catalog, Attachments: p.attach, Log: m.Log})
 	// The holidays and make-up days of the built-in years, for the admin to
 	// see and edit (idempotent; instances may race).
@@ -62,6 +65,9 @@ func (m *Main) issueServices(ctx context.Context) ([]server.Service, error) {
 	return []server.Service{
 		{Name: issuev1connect.IssueServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 			return issuev1connect.NewIssueServiceHandler(p.svc, o...)
+		}},
+		{Name: issuev1connect.FaqServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
+			return issuev1connect.NewFaqServiceHandler(p.faq, o...)
 		}},
 		{Name: issuev1connect.IssueAdminServiceName, Mount: func(o ...connect.HandlerOption) (string, http.Handler) {
 			return issuev1connect.NewIssueAdminServiceHandler(p.catalog, o...)
