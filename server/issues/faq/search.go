@@ -57,22 +57,37 @@ func ftsQuery(m match) string {
 	return b.String()
 }
 
+// maxRanked bounds the matches one query ranks. A query made only of
+// everyday words ("hải quan", "hàng hóa") matches most entries, and ranking
+// all of them costs the database a scoring pass over tens of thousands of
+// rows; so the newest maxRanked matches (on SQLite; on PostgreSQL the first
+// maxRanked the index yields) are ranked, and a query that matches fewer —
+// any query with a distinctive word — is ranked exactly. Deep paging
+// (maxDepth) stays within it.
+const maxRanked = 2000
+
 // The ranking runs on the FTS table alone and keeps only (doc, score) in
-// its sorter; the entries' text is read for the page's rows only.
+// its sorter; the entries' text is read for the page's rows only. The
+// innermost query walks the matches newest first and stops at maxRanked,
+// and bm25 is computed only for the rows it yields.
 const (
 	ftsFind = `SELECT ` + entryColumnsE + `, r.score FROM (
-		SELECT rowid AS doc, -bm25(faq_fts, 10.0, 1.0) AS score FROM faq_fts
-		WHERE faq_fts MATCH $1 ORDER BY score DESC, rowid LIMIT $2 OFFSET $3
+		SELECT doc, score FROM (
+			SELECT rowid AS doc, -bm25(faq_fts, 10.0, 1.0) AS score FROM faq_fts
+			WHERE faq_fts MATCH $1 ORDER BY rowid DESC LIMIT $4
+		) ORDER BY score DESC, doc LIMIT $2 OFFSET $3
 	) r JOIN faq_entries e ON e.doc = r.doc ORDER BY r.score DESC, r.doc`
 	ftsFindCategory = `SELECT ` + entryColumnsE + `, r.score FROM (
-		SELECT f.rowid AS doc, -bm25(faq_fts, 10.0, 1.0) AS score
-		FROM faq_fts f JOIN faq_entries c ON c.doc = f.rowid
-		WHERE faq_fts MATCH $1 AND c.category_id = $4 ORDER BY score DESC, f.rowid LIMIT $2 OFFSET $3
+		SELECT doc, score FROM (
+			SELECT f.rowid AS doc, -bm25(faq_fts, 10.0, 1.0) AS score
+			FROM faq_fts f JOIN faq_entries c ON c.doc = f.rowid
+			WHERE faq_fts MATCH $1 AND c.category_id = $5 ORDER BY f.rowid DESC LIMIT $4
+		) ORDER BY score DESC, doc LIMIT $2 OFFSET $3
 	) r JOIN faq_entries e ON e.doc = r.doc ORDER BY r.score DESC, r.doc`
 )
 
 func (ftsIndex) find(ctx context.Context, q store.Queryer, m match, categoryID string, limit, offset int) ([]hit, error) {
-	query, args := ftsFind, []any{ftsQuery(m), limit, offset}
+	query, args := ftsFind, []any{ftsQuery(m), limit, offset, maxRanked}
 	if categoryID != "" {
 		query, args = ftsFindCategory, append(args, categoryID)
 	}
@@ -106,21 +121,28 @@ func tsQuery(m match) string {
 	return b.String()
 }
 
+// As on SQLite, ts_rank runs on at most maxRanked matches: the LIMIT
+// without ORDER BY stops the bitmap heap scan early, and the target list
+// (ts_rank) is evaluated only for the rows it yields.
 const (
 	pgFind = `SELECT ` + entryColumnsE + `, r.score FROM (
-		SELECT f.id, ts_rank('{0.1, 0.1, 0.1, 1.0}', f.search, q) AS score
-		FROM faq_entries f, to_tsquery('simple', $1) q
-		WHERE f.status = 'PUBLISHED' AND f.search @@ q ORDER BY score DESC, f.id LIMIT $2 OFFSET $3
+		SELECT id, score FROM (
+			SELECT f.id, ts_rank('{0.1, 0.1, 0.1, 1.0}', f.search, q) AS score
+			FROM faq_entries f, to_tsquery('simple', $1) q
+			WHERE f.status = 'PUBLISHED' AND f.search @@ q LIMIT $4
+		) c ORDER BY score DESC, id LIMIT $2 OFFSET $3
 	) r JOIN faq_entries e ON e.id = r.id ORDER BY r.score DESC, r.id`
 	pgFindCategory = `SELECT ` + entryColumnsE + `, r.score FROM (
-		SELECT f.id, ts_rank('{0.1, 0.1, 0.1, 1.0}', f.search, q) AS score
-		FROM faq_entries f, to_tsquery('simple', $1) q
-		WHERE f.status = 'PUBLISHED' AND f.search @@ q AND f.category_id = $4 ORDER BY score DESC, f.id LIMIT $2 OFFSET $3
+		SELECT id, score FROM (
+			SELECT f.id, ts_rank('{0.1, 0.1, 0.1, 1.0}', f.search, q) AS score
+			FROM faq_entries f, to_tsquery('simple', $1) q
+			WHERE f.status = 'PUBLISHED' AND f.search @@ q AND f.category_id = $5 LIMIT $4
+		) c ORDER BY score DESC, id LIMIT $2 OFFSET $3
 	) r JOIN faq_entries e ON e.id = r.id ORDER BY r.score DESC, r.id`
 )
 
 func (pgIndex) find(ctx context.Context, q store.Queryer, m match, categoryID string, limit, offset int) ([]hit, error) {
-	query, args := pgFind, []any{tsQuery(m), limit, offset}
+	query, args := pgFind, []any{tsQuery(m), limit, offset, maxRanked}
 	if categoryID != "" {
 		query, args = pgFindCategory, append(args, categoryID)
 	}

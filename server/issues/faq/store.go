@@ -146,3 +146,10 @@ func categoryExists(ctx context.Context, q store.Queryer, id string) (bool, erro
 	}
 	return n > 0, nil
 }
+
+// IndexTerms is the text the search index keeps for an entry's question
+// (IndexTerms(question)) or for its answer (IndexTerms(answer,
+// legalReference)): the question_terms and answer_terms columns. For bulk
+// loaders that write faq_entries directly, such as the benchmark, so they
+// index exactly what PublishFaq would.
+func IndexTerms(parts ...string) string { return indexTerms(parts...) }
