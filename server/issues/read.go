@@ -369,7 +369,7 @@ func (f *listFilter) deadlinePairs(q *query, statuses []Status) string {
 	}
 	for _, u := range units {
 		for _, st := range statuses {
-			base := "SELECT i.id FROM issues i WHERE i.status = " + q.arg(string(st))
+			base := "SELECT i.id, i.due_time FROM issues i WHERE i.status = " + q.arg(string(st))
 			if u != "" {
 				base += " AND i.unit_id = " + q.arg(u)
 			}
@@ -392,7 +392,8 @@ func (f *listFilter) deadlinePairs(q *query, statuses []Status) string {
 			}
 		}
 	}
-	return f.merge(parts) + deadlineOrder + " LIMIT " + limit
+	return f.merge(parts, "id, due_time", ` ORDER BY CASE WHEN due_time IS NULL THEN 1 ELSE 0 END, due_time, id`) +
+		deadlineOrder + " LIMIT " + limit
 }
 
 func (f *listFilter) newestUnits(q *query) string {
@@ -408,15 +409,20 @@ func (f *listFilter) newestUnits(q *query) string {
 		}
 		parts = append(parts, p+f.extra(q)+" ORDER BY i.id DESC LIMIT "+limit)
 	}
-	return f.merge(parts) + " ORDER BY i.id DESC LIMIT " + limit
+	return f.merge(parts, "id", " ORDER BY id DESC") + " ORDER BY i.id DESC LIMIT " + limit
 }
 
-// merge joins per-pair id lists back to full rows.
-func (f *listFilter) merge(parts []string) string {
+// merge takes the first page of the union of the per-pair parts on the
+// index columns alone (cols, in order), then reads the full rows of that
+// page only: a page costs one primary-key lookup per row shown, not per row
+// each part offered.
+func (f *listFilter) merge(parts []string, cols, order string) string {
 	for i, p := range parts {
-		parts[i] = "SELECT id FROM (" + p + ") AS p" + strconv.Itoa(i)
+		parts[i] = "SELECT " + cols + " FROM (" + p + ") AS p" + strconv.Itoa(i)
 	}
-	return "SELECT " + issueCols + " FROM (" + strings.Join(parts, " UNION ALL ") + ") AS q" +
+	page := "SELECT " + cols + " FROM (" + strings.Join(parts, " UNION ALL ") + ") AS u" + order +
+		" LIMIT " + strconv.Itoa(f.size+1)
+	return "SELECT " + issueCols + " FROM (" + page + ") AS q" +
 		strings.Replace(issueFrom, " FROM issues i", " JOIN issues i ON i.id = q.id", 1)
 }
 
