@@ -339,7 +339,9 @@ func (s *Service) ListDeclarations(ctx context.Context, req *connect.Request[cle
 		// index. An unnamed statement is planned for its values every time.
 		args = append([]any{pgx.QueryExecModeCacheDescribe}, args...)
 	}
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	// Past the store's statement cache (s.db.DB, not s.db): the text
+	// varies with the filters, and the cache is bounded and shared.
+	rows, err := s.db.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list declarations: %w", err)
 	}
