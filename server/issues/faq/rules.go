@@ -27,9 +27,10 @@ const (
 
 	defaultPageSize, maxPageSize = 20, 50
 	defaultLimit, maxLimit       = 5, 10
-	// maxDepth bounds how deep SearchFaq pages: nobody reads the thousandth
-	// hit, and a ranked OFFSET costs what it skips.
-	maxDepth = 1000
+	// maxDepth bounds how deep SearchFaq pages: nobody reads the
+	// five-hundredth hit, a ranked OFFSET costs what it skips, and no more
+	// matches than this are ranked (maxRanked).
+	maxDepth = maxRanked
 	// maxTerms bounds the terms of one query: a pasted paragraph must not
 	// become a hundred-term match.
 	maxTerms = 16

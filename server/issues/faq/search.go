@@ -64,7 +64,7 @@ func ftsQuery(m match) string {
 // maxRanked the index yields) are ranked, and a query that matches fewer —
 // any query with a distinctive word — is ranked exactly. Deep paging
 // (maxDepth) stays within it.
-const maxRanked = 2000
+const maxRanked = 500
 
 // The ranking runs on the FTS table alone and keeps only (doc, score) in
 // its sorter; the entries' text is read for the page's rows only. The
