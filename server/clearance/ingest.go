@@ -57,12 +57,12 @@ func (s *Service) PushEvents(ctx context.Context, req *connect.Request[clearance
 			reject(i, verr)
 			continue
 		}
-		if k := (eventKey{e.Number, e.Seq}); seen[k] {
+		k := eventKey{e.Number, e.Seq}
+		if seen[k] { // the same event twice in one batch
 			results[i] = &clearancev1.EventResult{Index: int32(i), Outcome: clearancev1.Outcome_OUTCOME_DUPLICATE}
 			continue
-		} else {
-			seen[k] = true
 		}
+		seen[k] = true
 		valid = append(valid, e)
 	}
 	// One lock order for every batch: concurrent batches touching the same
