@@ -110,6 +110,14 @@ func (t *unitTree) parentBranch(unit string) string {
 	return n.ParentID
 }
 
+// names are a unit's Vietnamese and English names (its id when unknown).
+func (t *unitTree) names(unit string) (vi, en string) {
+	if n := t.byID[unit]; n != nil {
+		return n.NameVI, n.NameEN
+	}
+	return unit, unit
+}
+
 // inForce reports whether the unit exists and is in force at now.
 func (t *unitTree) inForce(unit string, now time.Time) bool {
 	n := t.byID[unit]

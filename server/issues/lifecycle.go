@@ -162,10 +162,11 @@ func (s *Service) TransferIssue(ctx context.Context, req *connect.Request[issuev
 		}
 		// The reason is for officers: it often says why the first unit
 		// could not answer.
-		oldU, newU := v.units.byID[fromUnit], v.units.byID[unitID]
+		oldVI, oldEN := v.units.names(fromUnit)
+		newVI, newEN := v.units.names(unitID)
 		if err := c.event(visInternal,
-			fmt.Sprintf("Chuyển từ %s đến %s. Lý do: %s", oldU.NameVI, newU.NameVI, reason),
-			fmt.Sprintf("Transferred from %s to %s. Reason: %s", oldU.NameEN, newU.NameEN, reason)); err != nil {
+			fmt.Sprintf("Chuyển từ %s đến %s. Lý do: %s", oldVI, newVI, reason),
+			fmt.Sprintf("Transferred from %s to %s. Reason: %s", oldEN, newEN, reason)); err != nil {
 			return err
 		}
 		if err := s.slaRecalc(ctx, c.tx, c.r.ID, c.now); err != nil {
