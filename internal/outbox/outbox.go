@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"hqconnect/internal/ids"
@@ -84,31 +85,81 @@ type Audience struct {
 // Add appends e to the outbox inside the caller's transaction tx and returns
 // its id.
 func Add(ctx context.Context, tx store.Queryer, e Event) (string, error) {
+	ids, err := AddAll(ctx, tx, []Event{e})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
+}
+
+// addChunk is how many events one INSERT carries (4 parameters each, far
+// below both databases' limits).
+const addChunk = 250
+
+// AddAll appends events to the outbox inside tx with one multi-row INSERT
+// per addChunk events, in order, and returns their ids: a batch of changes
+// (a thousand declaration events) costs a few round trips, not one each.
+func AddAll(ctx context.Context, tx store.Queryer, events []Event) ([]string, error) {
+	// Check and encode everything first: a bad event inserts nothing.
+	type row struct {
+		id, kind, payload string
+		t                 time.Time
+	}
+	rows := make([]row, len(events))
+	out := make([]string, len(events))
+	for i, e := range events {
+		id, payload, t, err := encode(e)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = row{id, e.Kind, payload, t}
+		out[i] = id
+	}
+	var b strings.Builder
+	for start := 0; start < len(rows); start += addChunk {
+		chunk := rows[start:min(start+addChunk, len(rows))]
+		b.Reset()
+		b.WriteString(`INSERT INTO outbox_events (id, kind, payload, create_time) VALUES `)
+		args := make([]any, 0, 4*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+			args = append(args, r.id, r.kind, r.payload, r.t)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return nil, fmt.Errorf("insert outbox events: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// encode checks e, gives it its id and time, and returns the stored form.
+func encode(e Event) (id, payload string, t time.Time, err error) {
 	if e.Kind == "" {
-		return "", fmt.Errorf("outbox event without a kind")
+		return "", "", t, fmt.Errorf("outbox event without a kind")
 	}
 	if n := e.Notification; n != nil {
 		if n.Category == "" || n.TitleVI == "" || n.TitleEN == "" {
-			return "", fmt.Errorf("outbox event %s: a notification needs a category and titles in both languages", e.Kind)
+			return "", "", t, fmt.Errorf("outbox event %s: a notification needs a category and titles in both languages", e.Kind)
 		}
 		if n.CollapseKey == "" && n.EntityKind != "" {
-			n.CollapseKey = n.EntityKind + ":" + n.EntityID
+			c := *n
+			c.CollapseKey = n.EntityKind + ":" + n.EntityID
+			e.Notification = &c
 		}
 	}
 	e.ID = ids.New()
 	if e.Time.IsZero() {
 		e.Time = store.Now()
 	}
-	payload, err := json.Marshal(e)
+	b, err := json.Marshal(e)
 	if err != nil {
-		return "", fmt.Errorf("encode outbox event: %w", err)
+		return "", "", t, fmt.Errorf("encode outbox event: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO outbox_events (id, kind, payload, create_time) VALUES ($1, $2, $3, $4)`,
-		e.ID, e.Kind, string(payload), e.Time.UTC()); err != nil {
-		return "", fmt.Errorf("insert outbox event: %w", err)
-	}
-	return e.ID, nil
+	return e.ID, string(b), e.Time.UTC(), nil
 }
 
 // Decode parses an event as stored by Add.

@@ -181,15 +181,16 @@ func (s *Service) record(ctx context.Context, tx *sql.Tx, keyID string, valid []
 	if err != nil {
 		return err
 	}
+	events := make([]outbox.Event, 0, len(changed))
 	for _, st := range changed {
 		entID, ok := enterprises[st.TaxCode]
 		if !ok {
 			continue // not registered (or not verified): nobody to tell yet
 		}
 		// The full state as stored: the channel may come from an earlier batch.
-		if _, err := outbox.Add(ctx, tx, statusChanged(entID, st, now)); err != nil {
-			return err
-		}
+		events = append(events, statusChanged(entID, st, now))
 	}
-	return nil
+	// One multi-row insert for the batch's events, not a round trip each.
+	_, err = outbox.AddAll(ctx, tx, events)
+	return err
 }
