@@ -119,11 +119,11 @@ protobuf building, without HTTP, authentication, authorization or serialisation)
 of a backend is what the stack costs; the baseline itself is what the search costs.
 
 A query of everyday words matches most entries; each query ranks at most its 500 newest matches (SQLite) or the
-first 500 the GIN index yields (PostgreSQL), so its cost is bounded whatever it matches. On SQLite, FTS5's bm25
-also counts, once per query, the entries of every query term (its IDF): a query with "hải quan" walks the
-entries of "hải" and "quan" (most of the 100,000) however few it returns, which is most of what SQLite spends
-here. Keeping the document frequencies in a small table (or an in-process cache) and scoring in Go would remove
-that walk.
+first 500 the GIN index yields (PostgreSQL), so its cost is bounded whatever it matches. On SQLite the score is
+BM25 computed in Go over those candidates' terms, with each term's entry count (its IDF) cached for five
+minutes: FTS5's own bm25() counts them on every call by walking each query term's whole doclist, which for "hải
+quan" over 100,000 entries cost 24 ms against 0.9 ms for the match itself (measured on this machine while
+writing it).
 
 %s`, benchFaqEntries, benchIssueConc, d, benchTable(rows))
 }
