@@ -110,9 +110,10 @@ Vietnamese customs questions and answers (a question of 8–16 words, an answer 
 drawn from a vocabulary of ~200 customs terms with Zipf-skewed frequencies, so that "hải quan" or "hàng hóa"
 appear in most entries and "ATIGA" or an HS code in a few, as in real text; bulk-loaded (COPY on PostgreSQL,
 multi-row INSERTs in large transactions on SQLite), indexed by the same triggers and generated column PublishFaq
-uses. The calls cycle through 200 queries of 1–3 words — common, middling and rare terms, half typed without
+uses. The calls cycle through 100 queries of 1–3 words — common, middling and rare terms, half typed without
 diacritics, a fifth with an unfinished last word (prefix match) — 20 hits a page with snippets, as an
-enterprise user, %d concurrent callers for %v each.
+enterprise user, %d concurrent callers for %v each, after one warm-up pass over the queries (as on a server that
+has been up a while: page caches and the cached term counts are warm).
 
 The baseline is the same handler called in-process with the same queries (its SQL, ranking, snippets and
 protobuf building, without HTTP, authentication, authorization or serialisation): the gap between the two rows
@@ -297,11 +298,18 @@ func (h *issueBench) benchFaq(ctx context.Context, backend string, d time.Durati
 	}
 	took := time.Since(start)
 
-	queries := gen.queries(200)
+	queries := gen.queries(100)
 	staff := "staff@xnk.demo.vn"
 	u := h.users[staff]
 	pctx := auth.WithPrincipal(ctx, &auth.Principal{UserID: u.GetId(), Kind: auth.KindEnterpriseUser,
 		EnterpriseID: u.GetEnterpriseId(), EnterpriseVerified: true, Roles: []string{auth.RoleStaff}})
+	// One pass over the queries first, as on a server that has been up a
+	// while: the database's page cache and the term counts are warm.
+	for _, q := range queries {
+		if _, err := h.faq.SearchFaq(pctx, connect.NewRequest(&issuev1.SearchFaqRequest{Query: q})); err != nil {
+			return nil, 0, fmt.Errorf("warm-up SearchFaq(%q): %w", q, err)
+		}
+	}
 	var next atomicCounter
 	inProc := load(ctx, benchIssueConc, d, func(context.Context) error {
 		_, err := h.faq.SearchFaq(pctx, connect.NewRequest(&issuev1.SearchFaqRequest{Query: queries[next.add()%len(queries)]}))
