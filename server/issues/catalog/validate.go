@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	issuev1 "hqconnect/gen/hqconnect/issue/v1"
 	"hqconnect/internal/auth"
@@ -14,6 +12,7 @@ import (
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
 	"hqconnect/internal/store"
+	"hqconnect/internal/textcheck"
 )
 
 // Limits of a category's settings.
@@ -50,25 +49,9 @@ func NormalizeCode(field, s string) (string, error) {
 	return c, nil
 }
 
-// line trims s and checks its length in characters; control characters are
-// refused.
+// line checks a required one-line text (see textcheck).
 func line(field, s string, minLen, maxLen int) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
-		return "", errs.InvalidField(field,
-			"must be plain text on one line, without control characters",
-			"phải là văn bản thông thường trên một dòng, không chứa ký tự điều khiển")
-	}
-	n := utf8.RuneCountInString(s)
-	if n == 0 {
-		return "", errs.InvalidField(field, "is required", "là bắt buộc")
-	}
-	if n < minLen || n > maxLen {
-		return "", errs.InvalidField(field,
-			fmt.Sprintf("must be %d to %d characters long", minLen, maxLen),
-			fmt.Sprintf("phải dài từ %d đến %d ký tự", minLen, maxLen))
-	}
-	return s, nil
+	return textcheck.Line(field, s, max(minLen, 1), maxLen)
 }
 
 func intRange(field string, v int32, lo, hi int, unitEN, unitVI string) (int, error) {
