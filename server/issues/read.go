@@ -332,7 +332,10 @@ func (s *Service) listIssues(ctx context.Context, f *listFilter) ([]*issueRow, e
 	default:
 		sql = f.plain(q)
 	}
-	rows, err := s.db.QueryContext(ctx, sql, q.args...)
+	// Past the store's statement cache (s.db.DB, not s.db): the text varies
+	// with the caller's units and filters, and the cache is bounded and
+	// shared.
+	rows, err := s.db.DB.QueryContext(ctx, sql, q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list issues: %w", err)
 	}
