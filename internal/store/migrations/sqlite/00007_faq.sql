@@ -33,8 +33,10 @@ CREATE INDEX faq_entries_category ON faq_entries (category_id, status);
 
 -- Only published entries are indexed; the triggers keep the index in step
 -- with the table inside the writing transaction. unicode61 sees only the
--- folded terms, so its own diacritics folding has nothing left to do.
-CREATE VIRTUAL TABLE faq_fts USING fts5 (question, answer, tokenize = 'unicode61');
+-- folded terms, so its own diacritics folding has nothing left to do. The
+-- prefix indexes serve type-ahead ("thon" → "thông"): without them FTS5
+-- merges the doclists of every term with the prefix on each query.
+CREATE VIRTUAL TABLE faq_fts USING fts5 (question, answer, tokenize = 'unicode61', prefix = '2 3 4');
 
 -- +goose StatementBegin
 CREATE TRIGGER faq_fts_insert AFTER INSERT ON faq_entries WHEN new.status = 'PUBLISHED' BEGIN
