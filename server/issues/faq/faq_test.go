@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -50,7 +51,8 @@ type issueSpec struct {
 	category    string
 }
 
-var issueSeq int
+// issueSeq numbers the issues of tests that run in parallel.
+var issueSeq atomic.Int64
 
 // newIssue inserts an issue of enterprise A and returns its id.
 func newIssue(t *testing.T, e *stack.Env, s issueSpec) string {
@@ -68,12 +70,11 @@ func newIssue(t *testing.T, e *stack.Env, s issueSpec) string {
 	q(`SELECT id FROM users WHERE email = $1`, &staffID, stack.XnkStaff)
 	q(`SELECT id FROM users WHERE email = $1`, &officerID, stack.Officer)
 	id := ids.New()
-	issueSeq++
 	now := time.Now().UTC()
 	if _, err := e.DB.ExecContext(ctx, `INSERT INTO issues (id, number, enterprise_id, created_by, category_id, unit_id,
 			status, title, body, declaration_number, create_time, update_time, sla_minutes)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'Vướng mắc thử', 'Nội dung vướng mắc thử nghiệm', $8, $9, $9, 2400)`,
-		id, fmt.Sprintf("VM-2026-%06d-%s", issueSeq, id[len(id)-6:]), enterpriseID, staffID, s.category,
+		id, fmt.Sprintf("VM-2026-%06d", issueSeq.Add(1)), enterpriseID, staffID, s.category,
 		e.UnitID(t, s.unit), s.status, s.declaration, now); err != nil {
 		t.Fatal(err)
 	}
