@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"hqconnect/internal/auth"
@@ -245,5 +244,3 @@ func errMay(en, vi string) *errs.Error { return errs.New(errs.PermissionDenied, 
 func officerIn(o *officerRow, unit string) bool {
 	return o != nil && o.Status == "ACTIVE" && o.UnitID == unit
 }
-
-func hasRole(roles []string, r string) bool { return slices.Contains(roles, r) }

@@ -2,7 +2,6 @@ package issues
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -211,7 +210,7 @@ func benchQueue(b *testing.B, db *store.DB, n int) {
 			p := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
 			b.ReportMetric(p(0.5), "p50-ms")
 			b.ReportMetric(p(0.99), "p99-ms")
-			b.Log(fmt.Sprintf("%s: p50 %.2f ms, p99 %.2f ms over %d calls", c.name, p(0.5), p(0.99), len(lat)))
+			b.Logf("%s: p50 %.2f ms, p99 %.2f ms over %d calls", c.name, p(0.5), p(0.99), len(lat))
 		})
 	}
 }

@@ -323,19 +323,6 @@ func listAnswers(ctx context.Context, q store.Queryer, issueID string, all bool)
 	return out, nil
 }
 
-// pendingAnswer returns the issue's answer waiting for a signer, if any.
-func pendingAnswer(ctx context.Context, q store.Queryer, issueID string) (*answerRow, error) {
-	a, err := scanAnswer(q.QueryRowContext(ctx, `SELECT `+answerCols+` WHERE a.issue_id = $1 AND a.state = 'PENDING_APPROVAL'
-		ORDER BY a.id DESC LIMIT 1`, issueID))
-	if store.IsNoRows(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read pending answer: %w", err)
-	}
-	return a, nil
-}
-
 // officerRow is an officer as the lifecycle needs them.
 type officerRow struct {
 	ID, UnitID, FullName, Status string

@@ -8,6 +8,7 @@ import (
 
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
+	"hqconnect/internal/textcheck"
 )
 
 // Pure input rules. No I/O here.
@@ -31,35 +32,10 @@ const (
 	snippetLen             = 140
 )
 
-// line is text without line breaks; para allows them.
-func line(field, s string, min, max int) (string, error) {
-	return text(field, s, min, max, func(r rune) bool { return unicode.IsControl(r) })
-}
+// line is text without line breaks; para allows them (see textcheck).
+func line(field, s string, min, max int) (string, error) { return textcheck.Line(field, s, min, max) }
 
-func para(field, s string, min, max int) (string, error) {
-	return text(field, s, min, max, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
-	})
-}
-
-func text(field, s string, min, max int, refused func(rune) bool) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, refused) {
-		return "", errs.InvalidField(field,
-			"must be plain text without control characters",
-			"phải là văn bản thông thường, không chứa ký tự điều khiển")
-	}
-	n := utf8.RuneCountInString(s)
-	if n == 0 && min > 0 {
-		return "", errs.InvalidField(field, "is required", "là bắt buộc")
-	}
-	if n < min || n > max {
-		return "", errs.InvalidField(field,
-			fmt.Sprintf("must be %d to %d characters (it has %d)", min, max, n),
-			fmt.Sprintf("phải dài từ %d đến %d ký tự (hiện có %d)", min, max, n))
-	}
-	return s, nil
-}
+func para(field, s string, min, max int) (string, error) { return textcheck.Para(field, s, min, max) }
 
 // idField checks that s looks like an id this system made.
 func idField(field, s string) (string, error) {
