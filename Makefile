@@ -38,12 +38,14 @@ checkgen: gen
 	@echo "gen/ is up to date"
 	$(MAKE) breaking
 
-## breaking: every recent commit that changed api/ is wire- and JSON-compatible with its parent (buf breaking WIRE_JSON)
+## breaking: every recent commit that changed api/ is wire- and JSON-compatible with its parent (buf breaking WIRE_JSON);
+## buf clones the history it compares at depth 50 unless told, so it is given the whole of it
 breaking:
-	@for c in $$(git log -n 20 --format=%H -- api); do \
+	@depth=$$(( $$(git rev-list --count HEAD) + 1 )); \
+	for c in $$(git log -n 20 --format=%H -- api); do \
 		if git cat-file -e "$$c~1:api" 2>/dev/null; then \
 			echo "buf breaking: $$(git log -1 --format='%h %s' $$c)"; \
-			$(BUF) breaking ".git#ref=$$c" --against ".git#ref=$$c~1" || exit 1; \
+			$(BUF) breaking ".git#ref=$$c,depth=$$depth" --against ".git#ref=$$c~1,depth=$$depth" || exit 1; \
 		fi; \
 	done
 	@if ! git diff --quiet HEAD -- api 2>/dev/null; then \
