@@ -12,6 +12,7 @@ import (
 
 	"hqconnect/internal/errs"
 	"hqconnect/internal/ids"
+	"hqconnect/internal/textcheck"
 	"hqconnect/internal/textfold"
 )
 
@@ -38,42 +39,10 @@ const (
 	snippetRunes = 200
 )
 
-// line trims s and checks its length in characters; min 0 makes it optional.
-// Control characters (line breaks included) are refused.
-func line(field, s string, min, max int) (string, error) {
-	return text(field, s, min, max, unicode.IsControl)
-}
+// line and para check typed-in text (see textcheck).
+func line(field, s string, min, max int) (string, error) { return textcheck.Line(field, s, min, max) }
 
-// para is line for multi-line text: line breaks and tabs are allowed.
-func para(field, s string, min, max int) (string, error) {
-	return text(field, s, min, max, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
-	})
-}
-
-func text(field, s string, min, max int, refused func(rune) bool) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, refused) {
-		return "", errs.InvalidField(field,
-			"must be plain text without control characters",
-			"phải là văn bản thông thường, không chứa ký tự điều khiển")
-	}
-	n := utf8.RuneCountInString(s)
-	if n == 0 && min > 0 {
-		return "", errs.InvalidField(field, "is required", "là bắt buộc")
-	}
-	if n < min {
-		return "", errs.InvalidField(field,
-			fmt.Sprintf("must be at least %d characters", min),
-			fmt.Sprintf("phải có ít nhất %d ký tự", min))
-	}
-	if n > max {
-		return "", errs.InvalidField(field,
-			fmt.Sprintf("must be at most %d characters", max),
-			fmt.Sprintf("không được dài quá %d ký tự", max))
-	}
-	return s, nil
-}
+func para(field, s string, min, max int) (string, error) { return textcheck.Para(field, s, min, max) }
 
 // idField checks that s is an id (required).
 func idField(field, s string) (string, error) {
