@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"hqconnect/internal/store"
 )
 
@@ -304,7 +306,10 @@ const (
 )
 
 func (pgIndex) find(ctx context.Context, q store.Queryer, m match, categoryID string, limit, offset int) ([]hit, error) {
-	query, args := pgFind, []any{tsQuery(m), limit, offset, maxRanked}
+	// Planned for its query each time (an unnamed statement): a cached
+	// prepared statement soon gets PostgreSQL's generic plan, which cannot
+	// see how rare the words are and scans the whole table for a rare one.
+	query, args := pgFind, []any{pgx.QueryExecModeCacheDescribe, tsQuery(m), limit, offset, maxRanked}
 	if categoryID != "" {
 		query, args = pgFindCategory, append(args, categoryID)
 	}
