@@ -128,7 +128,7 @@ func (c *change) firstResponse() error {
 	if c.r.FirstResponseTime.Valid {
 		return nil
 	}
-	cal, err := c.s.cat.Calendar(c.ctx, c.r.UnitID)
+	cal, err := c.s.cat.CalendarIn(c.ctx, c.tx, c.r.UnitID)
 	if err != nil {
 		return fmt.Errorf("read the unit's calendar: %w", err)
 	}
