@@ -18,13 +18,10 @@ import (
 
 // The harness: the shared stack (stack.RunDB: SQLite, and PostgreSQL with
 // TEST_DATABASE_URL, over Connect and gRPC) with the clearance services
-// mounted, plus a second server on the same database that also accepts API
-// keys (stack.KeyServer), where the system client pushes events.
+// mounted; the system client pushes events with an API key of its own.
 
 type env struct {
 	*stack.Env
-	// KeyURL is the server that accepts API keys.
-	KeyURL string
 	// Sys is a system client with a valid key.
 	Sys    *stack.System
 	Ingest clearancev1connect.ClearanceIngestServiceClient
@@ -48,8 +45,8 @@ func services(e *stack.Env) []server.Service {
 func run(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	stack.RunDB(t, services, func(t *testing.T, se *stack.Env) {
-		e := &env{Env: se, KeyURL: se.KeyServer(t, services(se))}
-		e.Sys = se.NewSystem(t, e.KeyURL, "VNACCS test gateway")
+		e := &env{Env: se}
+		e.Sys = se.NewSystem(t, "VNACCS test gateway")
 		e.Ingest = stack.SystemClient(e.Sys, clearancev1connect.NewClearanceIngestServiceClient)
 		fn(t, e)
 	})

@@ -207,7 +207,9 @@ func New(t testing.TB, db *store.DB, b redistest.Backend, prefix string, opts []
 	if mount != nil {
 		services = append(services, mount(e)...)
 	}
-	srv, err := server.New(server.Config{}, server.Deps{Log: log, Auth: sessions, Services: services})
+	// API keys are read without a cache, so a revoked key is refused at once.
+	srv, err := server.New(server.Config{}, server.Deps{Log: log, Auth: sessions,
+		APIKeys: auth.NewAPIKeys(db, auth.APIKeyConfig{CacheTTL: -1}), Services: services})
 	if err != nil {
 		t.Fatal(err)
 	}
