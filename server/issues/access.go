@@ -100,6 +100,41 @@ func (t *unitTree) ancestors(unit string) []string {
 	return out
 }
 
+// headUnits is unit and the units above it up to its branch (the unit alone
+// when it is a branch or the department): whose UNIT_HEADs hear of an
+// overdue issue.
+func (t *unitTree) headUnits(unit string) ([]string, error) {
+	out := []string{unit}
+	for id := unit; len(out) < 16; {
+		n := t.byID[id]
+		if n == nil {
+			return nil, fmt.Errorf("read org unit %s: no such unit", id)
+		}
+		if n.Kind == "BRANCH" || n.Kind == "DEPARTMENT" || n.ParentID == "" {
+			return out, nil
+		}
+		p := t.byID[n.ParentID]
+		if p == nil {
+			return nil, fmt.Errorf("read org unit %s: no such unit", n.ParentID)
+		}
+		if p.Kind == "DEPARTMENT" {
+			return out, nil
+		}
+		out = append(out, n.ParentID)
+		id = n.ParentID
+	}
+	return out, nil
+}
+
+// department is the department (the root) above unit.
+func (t *unitTree) department(unit string) (string, error) {
+	up := t.ancestors(unit)
+	if len(up) == 0 {
+		return "", fmt.Errorf("read org unit %s: no such unit", unit)
+	}
+	return up[len(up)-1], nil
+}
+
 // parentBranch is the parent of a TEAM unit ("" for other units).
 func (t *unitTree) parentBranch(unit string) string {
 	n := t.byID[unit]

@@ -220,7 +220,11 @@ func (s *Service) slaLevelEvent(ctx context.Context, q store.Queryer, r *slaRow,
 		n.BodyEN = fmt.Sprintf("80%% of the time allowed for “%s” is used; answer by %s.", r.Title, when)
 	case slaLevelOverdue:
 		ev.Kind = EventSLAOverdue
-		units, err := headUnits(ctx, q, r.UnitID)
+		tree, err := loadUnits(ctx, q)
+		if err != nil {
+			return ev, err
+		}
+		units, err := tree.headUnits(r.UnitID)
 		if err != nil {
 			return ev, err
 		}
@@ -232,7 +236,11 @@ func (s *Service) slaLevelEvent(ctx context.Context, q store.Queryer, r *slaRow,
 		n.Critical = true
 	case slaLevelDirector:
 		ev.Kind = EventSLAEscalated
-		dept, err := departmentOf(ctx, q, r.UnitID)
+		tree, err := loadUnits(ctx, q)
+		if err != nil {
+			return ev, err
+		}
+		dept, err := tree.department(r.UnitID)
 		if err != nil {
 			return ev, err
 		}
@@ -246,60 +254,6 @@ func (s *Service) slaLevelEvent(ctx context.Context, q store.Queryer, r *slaRow,
 		return ev, fmt.Errorf("no SLA level %d", level)
 	}
 	return ev, nil
-}
-
-// unitLink is one org unit's place in the tree.
-type unitLink struct{ ParentID, Kind string }
-
-func readUnitLink(ctx context.Context, q store.Queryer, id string) (unitLink, error) {
-	var u unitLink
-	err := q.QueryRowContext(ctx, `SELECT COALESCE(parent_id, ''), kind FROM org_units WHERE id = $1`, id).Scan(&u.ParentID, &u.Kind)
-	if err != nil {
-		return u, fmt.Errorf("read org unit %s: %w", id, err)
-	}
-	return u, nil
-}
-
-// headUnits is the unit and the units above it up to its branch (the
-// department itself when the issue sits there): whose UNIT_HEADs hear of an
-// overdue issue.
-func headUnits(ctx context.Context, q store.Queryer, unitID string) ([]string, error) {
-	out := []string{unitID}
-	for id := unitID; len(out) < 16; {
-		u, err := readUnitLink(ctx, q, id)
-		if err != nil {
-			return nil, err
-		}
-		if u.Kind == "BRANCH" || u.Kind == "DEPARTMENT" || u.ParentID == "" {
-			return out, nil
-		}
-		p, err := readUnitLink(ctx, q, u.ParentID)
-		if err != nil {
-			return nil, err
-		}
-		if p.Kind == "DEPARTMENT" {
-			return out, nil
-		}
-		out = append(out, u.ParentID)
-		id = u.ParentID
-	}
-	return out, nil
-}
-
-// departmentOf is the department (the root) above unitID.
-func departmentOf(ctx context.Context, q store.Queryer, unitID string) (string, error) {
-	id := unitID
-	for range 16 {
-		u, err := readUnitLink(ctx, q, id)
-		if err != nil {
-			return "", err
-		}
-		if u.Kind == "DEPARTMENT" || u.ParentID == "" {
-			return id, nil
-		}
-		id = u.ParentID
-	}
-	return id, nil
 }
 
 // runAutoClose closes the issue if it is still ANSWERED with the answer the
